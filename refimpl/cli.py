@@ -1,0 +1,84 @@
+"""Command line: argument parsing and error reporting only.
+
+Every bad input ends as one line on stderr, ``refimpl: error: ...``, and
+exit status 2; results go to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import RefimplError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise RefimplError(f"{self.prog}: {message}")
+
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="run a network bit-exactly and print the per-layer table")
+    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
+    p.add_argument("--image", help="input picture (default: the embedded photograph)")
+    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic He-normal weights)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights (default 0)")
+    p.add_argument("--until", metavar="LAYER", help="stop after this layer")
+    p.add_argument("--dump", metavar="DIR", help="write every layer's tensors and layers.json to DIR")
+    p.add_argument("--per-channel", action="store_true", help="weight fractional bits per output channel")
+    p.add_argument("--bias-bits", type=int, default=16, help="bias word width, 16 (default) or 32")
+    p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
+    p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
+    p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from . import engine, image, networks, quantize
+    from .report import run_table
+
+    spec = networks.get(args.network)
+    quantize.check_supported(spec)
+    if args.until is not None:
+        spec.layer(args.until)
+    pixels = image.load(args.image, spec.input_shape)
+    if args.weights:
+        params = quantize.load_params(args.weights, spec)
+    else:
+        params = quantize.synthetic_params(spec, args.seed)
+    qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
+                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
+    results = engine.run(qnet, quantize.pixels_to_int(pixels, spec), until=args.until)
+    ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
+    sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
+    src = f"weights {args.weights}" if args.weights else f"synthetic weights (seed {args.seed})"
+    print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}")
+    print(run_table(qnet, results, sqnr))
+    if args.dump:
+        from .dump import write_dump
+        write_dump(args.dump, qnet, results, extra=dict(
+            image=args.image or "embedded default", weights=args.weights or f"synthetic seed {args.seed}"))
+        print(f"dumped {len(results)} layers to {args.dump}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine")
+    ap.add_argument("--version", action="version", version=f"refimpl {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run(sub)
+    return ap
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except RefimplError as exc:
+        print(f"refimpl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("refimpl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,232 @@
+"""Fast bit-exact engine: conv (with groups), fc, max-pool, LRN, one frame or a batch.
+
+Exactness argument for the float64 GEMM
+  Every product is an integer with |x * w| <= 2**30 (fixedpoint).  A dot
+  product of K such terms has every partial sum, in whatever order BLAS adds
+  them (blocked, FMA), an integer of magnitude <= K * 2**30.  float64 holds
+  every integer up to 2**53 exactly, so for K <= 2**23 each addition is exact
+  and the GEMM result is the exact integer sum.  Larger K takes an int64
+  matmul (exact while K * 2**30 < 2**63).
+Accumulator width and overflow
+  The exact sum equals the hardware psum only if no partial sum (bias first,
+  then products in (in_channel, ky, kx) order) leaves the acc_bits range.
+  Per output channel, |psum| <= |bias| + L1(w_c) * max|x| bounds every partial
+  sum; channels under the limit are exact as computed.  For the others a
+  tighter per-output bound (|w_c| @ |x|, again an exact GEMM) picks the
+  outputs that might overflow, and only those are replayed step by step in
+  the canonical order with fixedpoint.acc_add, so saturate / wrap / error
+  behave exactly as the direct loop (kernels.py) defines them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import fixedpoint as fx
+from .errors import RefimplError
+from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, windows
+from .quantize import ENGINE_KINDS, QLayer, QNetwork
+from .spec import LayerSpec, layer_shapes
+
+FLOAT_EXACT_MAX_K = 1 << 23      # K * 2**30 <= 2**53: every float64 partial sum is an exact integer
+REPLAY_CHUNK = 4096              # outputs replayed at once when an overflow is possible
+
+
+@dataclass
+class LayerStats:
+    """Counters of one layer run (all frames)."""
+
+    acc_overflows: int = 0       # outputs whose accumulation overflowed at least once
+    saturations: int = 0         # outputs clamped to int16 by requantization (or LRN)
+    outputs: int = 0
+
+
+@dataclass
+class LayerResult:
+    name: str
+    kind: str
+    input: np.ndarray = field(repr=False)    # int16 (N, C, H, W): the tensor this layer read
+    output: np.ndarray = field(repr=False)   # int16 (N, C, H, W): after requantization and ReLU
+    stats: LayerStats = field(default_factory=LayerStats)
+
+
+# ---------------------------------------------------------------- exact dot products
+def products_sum(w64: np.ndarray, cols64: np.ndarray) -> np.ndarray:
+    """Exact int64 sums W @ cols for integer-valued float64 W (M, K), cols (N, K, P)."""
+    if w64.shape[-1] <= FLOAT_EXACT_MAX_K:
+        return np.matmul(w64, cols64).astype(np.int64)
+    return np.matmul(w64.astype(np.int64), cols64.astype(np.int64))
+
+
+def _replay(w, cols64, bias_acc, idx, ql: QLayer, where: str, offset: int):
+    """Step-by-step accumulation of the outputs idx = (n, m, p), canonical order."""
+    n, m, p = idx
+    acc = np.empty(n.size, dtype=np.int64)
+    overflowed = np.zeros(n.size, dtype=bool)
+    for lo in range(0, n.size, REPLAY_CHUNK):
+        sl = slice(lo, lo + REPLAY_CHUNK)
+        prods = w[m[sl]].astype(np.int64) * cols64[n[sl], :, p[sl]].astype(np.int64)     # (u, K)
+        a, over = fx.acc_add(0, bias_acc[m[sl]], ql.acc_bits, ql.overflow)
+        any_over = over
+        for k in range(prods.shape[1]):
+            if ql.overflow == "error" and any_over.any():
+                break
+            a, over = fx.acc_add(a, prods[:, k], ql.acc_bits, ql.overflow)
+            any_over = any_over | over
+        if ql.overflow == "error" and any_over.any():
+            j = int(np.flatnonzero(any_over)[0]) + lo
+            raise RefimplError(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
+                               f"at frame {int(n[j])}, {where} {int(m[j]) + offset}, position {int(p[j])}")
+        acc[sl] = a
+        overflowed[sl] = any_over
+    return acc, int(np.count_nonzero(overflowed))
+
+
+def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarray, bias_acc: np.ndarray,
+               xmax: int, ql: QLayer, where: str = "output channel", offset: int = 0):
+    """Accumulator values of W (M, K) against cols (N, K, P) plus aligned bias (M,).
+
+    w64, l1 : W as float64 (M, K) and its row L1 norms, int64 (M,).
+    Returns (acc int64 (N, M, P), number of outputs that overflowed).
+    """
+    acc = products_sum(w64, cols64) + bias_acc[None, :, None]
+    hi = fx.int_range(ql.acc_bits)[1]
+    risky = np.flatnonzero(np.abs(bias_acc) + l1 * xmax > hi)
+    if risky.size == 0:
+        return acc, 0
+    tight = products_sum(np.abs(w64[risky]), np.abs(cols64)) + np.abs(bias_acc[risky])[None, :, None]
+    n, r, p = np.nonzero(tight > hi)
+    if n.size == 0:
+        return acc, 0
+    m = risky[r]
+    vals, count = _replay(w.reshape(w.shape[0], -1), cols64, bias_acc, (n, m, p), ql, where, offset)
+    acc[n, m, p] = vals
+    return acc, count
+
+
+# ---------------------------------------------------------------- layers
+def _weights64(qnet: QNetwork | None, ql: QLayer) -> tuple:
+    """(W as float64 (M, K), row L1 norms int64 (M,)), cached per network."""
+    key = (ql.name, "w64")
+    if qnet is not None and key in qnet.cache:
+        return qnet.cache[key]
+    w64 = ql.weights.reshape(ql.weights.shape[0], -1).astype(np.float64)
+    l1 = np.abs(w64).sum(axis=1).astype(np.int64)          # <= K * 2**15, exact in float64
+    if qnet is not None:
+        qnet.cache[key] = (w64, l1)
+    return w64, l1
+
+
+def _check_params(layer: LayerSpec, ql: QLayer, in_shape: tuple, wshape: tuple):
+    if ql.weights is None or ql.weights.dtype != np.int16 or tuple(ql.weights.shape) != tuple(wshape):
+        got = None if ql.weights is None else (ql.weights.dtype, tuple(ql.weights.shape))
+        raise RefimplError(f"layer {layer.name}: weights must be int16 {tuple(wshape)}, got {got}")
+    lo, hi = fx.int_range(ql.bias_bits)
+    b = ql.bias
+    if b is None or b.shape != (wshape[0],) or b.dtype.kind != "i" or b.min() < lo or b.max() > hi:
+        raise RefimplError(f"layer {layer.name}: bias must be {ql.bias_bits}-bit integers of shape ({wshape[0]},)")
+
+
+def _requant(acc, ql: QLayer, channel_axis_len: int):
+    shift = ql.shift
+    if np.ndim(shift):
+        shift = np.asarray(shift).reshape(1, channel_axis_len, 1)
+    return fx.requantize(acc, shift, ql.rounding, ql.relu)
+
+
+def bias_acc(ql: QLayer) -> np.ndarray:
+    """Bias aligned to the accumulator's fractional bits, int64 (Cout,)."""
+    return fx.align_bias(ql.bias.astype(np.int64), ql.b_frac, ql.acc_frac, ql.rounding)
+
+
+def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None):
+    """int16 (N, C, H, W) -> (int16 (N, Cout, Ho, Wo), LayerStats)."""
+    n, c, h, w_ = x.shape
+    g = layer.groups
+    w = ql.weights
+    w64, l1 = _weights64(qnet, ql)
+    cols = im2col(x, layer.kernel, layer.stride, layer.pad)          # (N, C*kh*kw, Ho*Wo) float64
+    ho = (h + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    wo = (w_ + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    xmax = int(np.abs(x.astype(np.int32)).max()) if x.size else 0
+    kg, mg = cols.shape[1] // g, w.shape[0] // g
+    b = bias_acc(ql)
+    acc = np.empty((n, w.shape[0], ho * wo), dtype=np.int64)
+    overflows = 0
+    for i in range(g):
+        rows = slice(i * mg, (i + 1) * mg)
+        part, o = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql,
+                             "output channel", offset=i * mg)
+        acc[:, rows] = part
+        overflows += o
+    y, sat = _requant(acc, ql, w.shape[0])
+    return y.reshape(n, w.shape[0], ho, wo), LayerStats(overflows, sat, y.size)
+
+
+def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None):
+    """int16 (N, C, H, W) -> (int16 (N, Nout, 1, 1), LayerStats); input flattened (C, H, W)."""
+    flat = flatten_chw(x)                                  # (N, K)
+    cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
+    xmax = int(np.abs(flat.astype(np.int32)).max()) if flat.size else 0
+    w64, l1 = _weights64(qnet, ql)
+    acc, overflows = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql, "output")
+    y, sat = _requant(acc, ql, ql.weights.shape[0])
+    return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(overflows, sat, y.size)
+
+
+def maxpool(x: np.ndarray, layer: LayerSpec):
+    """Max over kernel x kernel windows; padding never wins (it is the int16 minimum)."""
+    y = windows(x, layer.kernel, layer.stride, layer.pad, np.iinfo(np.int16).min).max(axis=(4, 5))
+    return y, LayerStats(0, 0, y.size)
+
+
+@lru_cache(maxsize=None)
+def _lrn_tables(size, alpha, beta, k):
+    return fx.lrn_tables(size, alpha, beta, k)
+
+
+def lrn(x: np.ndarray, layer: LayerSpec, ql: QLayer):
+    """Cross-channel LRN in fixed point (fixedpoint.lrn_scale); keeps the input format."""
+    a = x.astype(np.int64)
+    ssq = lrn_window_sum(a * a, layer.lrn_size)
+    tables = _lrn_tables(layer.lrn_size, layer.lrn_alpha, layer.lrn_beta, layer.lrn_k)
+    y, sat = fx.saturate(fx.lrn_scale(a, ssq, ql.in_frac, tables, ql.rounding))
+    return y.astype(np.int16), LayerStats(0, sat, y.size)
+
+
+def run_layer(layer: LayerSpec, ql: QLayer, x: np.ndarray, qnet: QNetwork | None = None):
+    if layer.kind == "conv":
+        return conv(x, layer, ql, qnet)
+    if layer.kind == "fc":
+        return fc(x, layer, ql, qnet)
+    if layer.kind == "maxpool":
+        return maxpool(x, layer)
+    if layer.kind == "lrn":
+        return lrn(x, layer, ql)
+    raise RefimplError(f"layer {layer.name} ({layer.kind}): the bit-exact engine runs {', '.join(ENGINE_KINDS)}")
+
+
+def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
+    """Run the network on int16 input (3, H, W) or (N, 3, H, W) up to ``until``.
+
+    Returns [LayerResult] in layer order; every tensor is (N, C, H, W).
+    """
+    spec = qnet.spec
+    xb, _ = as_batch(np.asarray(x))
+    if xb.dtype != np.int16 or tuple(xb.shape[1:]) != tuple(spec.input_shape):
+        raise RefimplError(f"network {spec.name}: input must be int16 {tuple(spec.input_shape)} per frame, "
+                           f"got {xb.dtype} {tuple(xb.shape[1:])}")
+    shapes = {s.layer.name: s for s in layer_shapes(spec)}
+    acts = {"input": xb}
+    results = []
+    for i, layer in enumerate(spec.until(until)):
+        ql = qnet.layers[i]
+        src = acts[spec.sources(i)[0]]
+        if layer.weighted:
+            _check_params(layer, ql, shapes[layer.name].in_shape, shapes[layer.name].weight_shape)
+        y, stats = run_layer(layer, ql, src, qnet)
+        acts[layer.name] = y
+        results.append(LayerResult(layer.name, layer.kind, src, y, stats))
+    return results

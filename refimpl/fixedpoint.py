@@ -1,0 +1,255 @@
+"""The numeric contract: formats, rounding, saturation, accumulator, LRN scale.
+
+Both engines (fast and tiled) and the direct-loop oracle call these functions;
+nothing else in the datapath rounds or saturates.  See README "Numeric
+contract" for the prose version.
+
+Scaling budget of one conv/fc output (frac = fractional bits, value = int * 2**-frac)
+--------------------------------------------------------------------------------
+  input  x : int16, frac = in_frac                      |x| <= 2**15
+  weight w : int16, frac = w_frac (per layer or per output channel)
+  product  : x * w, exact in 32 bits, frac = in_frac + w_frac
+             |x * w| <= 2**15 * 2**15 = 2**30 (only (-2**15)**2 reaches it)
+  bias   b : int16 or int32, frac = b_frac, aligned to acc_frac = in_frac + w_frac
+             by a left shift of (acc_frac - b_frac), or a rounding right shift
+             when b_frac > acc_frac
+  psum     : acc_bits-bit two's complement (default 40), bias first, then the
+             products in (in_channel, ky, kx) order -- fc: (C, H, W) flatten
+             order.  An AlexNet conv2 output sums 48*5*5 = 1200 products, so
+             |psum| < 1200 * 2**30 < 2**41: a 40-bit accumulator can overflow
+             only on pathological data, and every overflow is counted.
+  output   : requantize by s = in_frac + w_frac - out_frac: a right shift with
+             the named rounding when s > 0, a left shift when s < 0; then
+             saturate to int16 (counted), then ReLU if the layer has one.
+
+All integer work is int64: the largest intermediate is a 62-bit accumulator
+plus one 2**30 product, below 2**63.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import RefimplError
+
+WORD_BITS = 16                       # activations and weights: int16 (paper: 16-bit MAC units)
+PRODUCT_BITS = 32                    # int16 x int16 needs 31 bits + sign: exact in 32
+DEFAULT_ACC_BITS = 40                # default accumulator width (configurable)
+MIN_ACC_BITS, MAX_ACC_BITS = 32, 62  # >= one product; <= 62 so psum + product fits int64
+ROUNDING_MODES = ("half_up", "half_even", "truncate")
+OVERFLOW_POLICIES = ("saturate", "wrap", "error")
+DEFAULT_ROUNDING = "half_up"
+DEFAULT_OVERFLOW = "saturate"
+
+
+def int_range(bits: int) -> tuple:
+    """(lo, hi) of a two's complement word: (-2**(bits-1), 2**(bits-1) - 1)."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def check_rounding(mode: str) -> str:
+    if mode not in ROUNDING_MODES:
+        raise RefimplError(f"unknown rounding mode '{mode}' (choose from: {', '.join(ROUNDING_MODES)})")
+    return mode
+
+
+def check_overflow(policy: str) -> str:
+    if policy not in OVERFLOW_POLICIES:
+        raise RefimplError(f"unknown overflow policy '{policy}' (choose from: {', '.join(OVERFLOW_POLICIES)})")
+    return policy
+
+
+def check_acc_bits(bits: int) -> int:
+    if not (isinstance(bits, (int, np.integer)) and MIN_ACC_BITS <= bits <= MAX_ACC_BITS):
+        raise RefimplError(f"acc_bits {bits!r} out of range {MIN_ACC_BITS}..{MAX_ACC_BITS}")
+    return int(bits)
+
+
+def saturate(x, bits: int = WORD_BITS):
+    """Clamp to the signed ``bits``-bit range.
+
+    Returns (y int64 array, count of values that were clamped).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    lo, hi = int_range(bits)
+    count = int(np.count_nonzero((x < lo) | (x > hi)))
+    return np.clip(x, lo, hi), count
+
+
+def wrap(x, bits: int):
+    """Keep the low ``bits`` bits as two's complement (what an adder without
+    overflow logic does): ((x + 2**(bits-1)) mod 2**bits) - 2**(bits-1)."""
+    x = np.asarray(x, dtype=np.int64)
+    half = np.int64(1) << (bits - 1)
+    return ((x + half) & ((half << 1) - 1)) - half
+
+
+def round_shift(x, s, mode: str = DEFAULT_ROUNDING):
+    """x * 2**-s rounded to an integer by ``mode``; s may be an array (per channel).
+
+    s > 0, named rounding of the s dropped bits (``>>`` is an arithmetic shift):
+      half_up   : (x + 2**(s-1)) >> s            ties go towards +inf
+      half_even : x >> s, plus 1 when the dropped bits exceed one half, or
+                  equal one half and the kept LSB is odd        ties to even
+      truncate  : x >> s                         drops the bits: floor, towards -inf
+    s = 0: x.   s < 0: x << -s (exact; the caller saturates).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    right = np.maximum(s, 0)
+    left = np.maximum(-s, 0)
+    q = x >> right
+    if mode == "half_up":
+        half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+        q = (x + half) >> right
+    elif mode == "half_even":
+        dropped = x - (q << right)                       # 0 <= dropped < 2**s
+        half = np.int64(1) << np.maximum(right - 1, 0)
+        up = (right > 0) & ((dropped > half) | ((dropped == half) & ((q & 1) == 1)))
+        q = q + up
+    elif mode != "truncate":
+        check_rounding(mode)
+    return q << left
+
+
+def requantize(acc, shift, mode: str = DEFAULT_ROUNDING, relu: bool = False, bits: int = WORD_BITS):
+    """Accumulator -> output word: round_shift by ``shift``, saturate, then ReLU.
+
+    acc   : int64 array (acc_frac fractional bits).
+    shift : s = acc_frac - out_frac, a scalar or an array broadcastable to acc.
+    Returns (int16 array, count of saturated outputs).
+    """
+    y, count = saturate(round_shift(acc, shift, mode), bits)
+    if relu:
+        y = np.maximum(y, 0)
+    return y.astype(np.int16 if bits == 16 else np.int64), count
+
+
+def align_bias(bias, b_frac, acc_frac, mode: str = DEFAULT_ROUNDING):
+    """Bias words at b_frac -> accumulator units at acc_frac (per channel arrays allowed).
+
+    A left shift by acc_frac - b_frac (exact); when b_frac > acc_frac, a
+    rounding right shift with the layer's rounding mode.
+    """
+    return round_shift(bias, np.asarray(b_frac) - np.asarray(acc_frac), mode)
+
+
+def acc_add(acc, p, bits: int, policy: str):
+    """One accumulator step, acc + p, with the overflow policy applied.
+
+    acc, p : int64 arrays (or scalars), acc already in range.
+    Returns (new acc, boolean mask of the lanes that overflowed).  Under
+    'error' the caller raises on the first set lane.
+    """
+    lo, hi = int_range(bits)
+    s = np.asarray(acc, dtype=np.int64) + np.asarray(p, dtype=np.int64)
+    over = (s < lo) | (s > hi)
+    if policy == "saturate":
+        s = np.clip(s, lo, hi)
+    elif policy == "wrap":
+        s = wrap(s, bits)
+    return s, over
+
+
+# --------------------------------------------------------------------------
+# Local response normalisation (cross-channel, Caffe):
+#     b = a * d**-beta,   d = k + alpha/n * sum_{window of n channels} a**2
+#
+# Fixed-point method (table + linear interpolation, no division, no float at
+# run time):
+#   ssq   = sum of a**2 over the window, exact int64      frac 2*f (f = in_frac)
+#           ssq <= n * 2**30 <= 15 * 2**30 < 2**34
+#   alpha/n is held as a 15-bit mantissa ALPHA_Q at ALPHA_FRAC bits:
+#           ALPHA_Q = round(alpha/n * 2**ALPHA_FRAC), 2**14 <= ALPHA_Q <= 2**15
+#           ssq * ALPHA_Q < 2**34 * 2**15 = 2**49
+#   D     = K_Q + round_shift(ssq * ALPHA_Q, ALPHA_FRAC + 2f - D_FRAC)
+#           d in fixed point with D_FRAC = 16 fractional bits; D >= K_Q >= 1
+#   e     = bit_length(D) - 1, so D = m * 2**e with 1 <= m < 2
+#   i, t  = the next 8 bits below D's leading one (table index) and the 8
+#           after them (interpolation weight, 0 <= t < 256), truncated
+#   m**-beta ~ (MANT_LUT[i] * 256 + (MANT_LUT[i+1] - MANT_LUT[i]) * t) * 2**-23
+#           MANT_LUT[i] = round((1 + i/256)**-beta * 2**15), i = 0..256
+#   2**(-beta*(e - D_FRAC)) = 2**-q * 2**-r, q = floor(beta*(e - D_FRAC)), 0 <= r < 1
+#           ~ EXP_LUT[e] * 2**-15 * 2**-EXP_SHIFT[e]   (EXP_LUT[e] = round(2**-r * 2**15))
+#   b_int = round_shift(a * mant * EXP_LUT[e], 23 + 15 + EXP_SHIFT[e])
+#           |a| * 2**23 * 2**15 <= 2**53; the output keeps the input's frac.
+# Error budget (relative, beta = 0.75): interpolation h**2/8 * max|f''| with
+# h = 2**-8, f'' = beta*(beta+1)*m**(-beta-2) <= 1.32: 2.5e-6; MANT_LUT and
+# EXP_LUT rounding 2**-16 / 2**-0.75 and 2**-16 / 2**-1: 2.6e-5 + 3.1e-5;
+# truncating D below 16 bits: beta * 2**-16 = 1.2e-5; ALPHA_Q: beta * 2**-15
+# = 2.3e-5; D's rounding: beta * 2**-17 = 5.7e-6.  In all < 1.5e-4, so
+# |b_int - b_exact * 2**f| <= 1.5e-4 * |b_exact * 2**f| + 1 LSB, which
+# tests/test_fixedpoint.py checks against float64 over the input range.
+# --------------------------------------------------------------------------
+LRN_INDEX_BITS = 8                 # 257-entry mantissa table (i = 0..256)
+LRN_INTERP_BITS = 8                # linear-interpolation weight bits
+LRN_D_FRAC = 16                    # fractional bits of the fixed-point denominator D
+LRN_TABLE_FRAC = 15                # both tables hold values in (0, 1] at 15 fractional bits
+LRN_MAX_E = 62                     # D < 2**62 always (see the ssq bound above)
+LRN_ERROR_BOUND = 1.5e-4           # relative, from the budget above (plus 1 LSB)
+
+
+def _round_half_up(v: float) -> int:
+    return math.floor(v + 0.5)
+
+
+def lrn_tables(size: int, alpha: float, beta: float, k: float) -> dict:
+    """Integer tables for one LRN configuration (built once, offline, in float64).
+
+    Returns dict with ALPHA_Q, ALPHA_FRAC, K_Q, MANT_LUT (int64 [257]),
+    EXP_LUT, EXP_SHIFT (int64 [LRN_MAX_E + 1], indexed by e).
+    """
+    if not (1 <= size <= 15 and size % 2 == 1):
+        raise RefimplError(f"LRN size {size} must be odd and at most 15")
+    if not (alpha > 0 and 0 < beta <= 4 and k > 0):
+        raise RefimplError(f"LRN alpha {alpha}, beta {beta}, k {k}: need alpha > 0, 0 < beta <= 4, k > 0")
+    a_over_n = alpha / size
+    alpha_frac = 14 - math.floor(math.log2(a_over_n))          # mantissa in [2**14, 2**15]
+    alpha_q = _round_half_up(a_over_n * 2.0 ** alpha_frac)
+    k_q = _round_half_up(k * 2.0 ** LRN_D_FRAC)
+    if k_q < 1:
+        raise RefimplError(f"LRN k {k} is below the table resolution 2**-{LRN_D_FRAC}")
+    steps = 1 << LRN_INDEX_BITS
+    mant = [_round_half_up(2.0 ** LRN_TABLE_FRAC * (1.0 + i / steps) ** -beta) for i in range(steps + 1)]
+    exp_lut, exp_shift = [], []
+    for e in range(LRN_MAX_E + 1):
+        t = beta * (e - LRN_D_FRAC)
+        q = math.floor(t)
+        exp_lut.append(_round_half_up(2.0 ** LRN_TABLE_FRAC * 2.0 ** -(t - q)))
+        exp_shift.append(q)
+    return dict(ALPHA_Q=alpha_q, ALPHA_FRAC=alpha_frac, K_Q=k_q,
+                MANT_LUT=np.array(mant, dtype=np.int64),
+                EXP_LUT=np.array(exp_lut, dtype=np.int64),
+                EXP_SHIFT=np.array(exp_shift, dtype=np.int64))
+
+
+def bit_length(x):
+    """Elementwise bit length of non-negative int64 values (exact, no float log)."""
+    x = np.asarray(x, dtype=np.int64)
+    n = np.zeros(x.shape, dtype=np.int64)
+    for step in (32, 16, 8, 4, 2, 1):
+        big = (x >> step) > 0
+        n = n + np.where(big, step, 0)
+        x = np.where(big, x >> step, x)
+    return n + (x > 0)
+
+
+def lrn_scale(a, ssq, frac: int, tables: dict, mode: str = DEFAULT_ROUNDING):
+    """b = a * d**-beta in fixed point.
+
+    a   : int array (int16 values), frac ``frac``.
+    ssq : int64 array of the same shape, window sums of a**2 (frac 2*frac).
+    Returns int64 array, frac ``frac`` (not yet saturated).
+    """
+    ssq = np.asarray(ssq, dtype=np.int64)
+    d = tables["K_Q"] + round_shift(ssq * tables["ALPHA_Q"], tables["ALPHA_FRAC"] + 2 * frac - LRN_D_FRAC, mode)
+    e = bit_length(d) - 1
+    below = LRN_INDEX_BITS + LRN_INTERP_BITS
+    bits = round_shift(d, e - below, "truncate") - (1 << below)      # the 16 bits under the leading one
+    i = bits >> LRN_INTERP_BITS
+    t = bits & ((1 << LRN_INTERP_BITS) - 1)
+    lut = tables["MANT_LUT"]
+    mant = (lut[i] << LRN_INTERP_BITS) + (lut[i + 1] - lut[i]) * t
+    shift = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + tables["EXP_SHIFT"][e]
+    return round_shift(np.asarray(a, dtype=np.int64) * mant * tables["EXP_LUT"][e], shift, mode)

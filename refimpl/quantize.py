@@ -1,0 +1,285 @@
+"""The only float-to-integer code: weight, bias and activation formats.
+
+Offline step (float64):
+  * weights  -> int16 at w_frac, the largest frac at which max|w| still fits
+    (per layer, or per output channel with ``per_channel``);
+  * bias     -> int16 (or int32) at b_frac = min(acc_frac, largest frac that fits),
+    so that aligning it to the accumulator is an exact left shift;
+  * activations: out_frac of a conv/fc is the largest frac at which the float
+    reference output (after ReLU) of the calibration frames fits int16;
+    LRN and pools keep their input's format;
+  * input pixels: x_int = (pixel << input_frac) - MEAN_Q, with
+    MEAN_Q = round_half_up(mean * 2**input_frac) per channel.
+Float -> int rounding here is half up: floor(v * 2**frac + 0.5), then saturation.
+
+The float reference path (``float_forward``) runs the same layers in float64
+on unquantized weights; it gives the calibration ranges and the per-layer SQNR.
+"""
+from __future__ import annotations
+
+import math
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import fixedpoint as fx
+from .errors import RefimplError
+from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, windows
+from .spec import NetworkSpec, layer_shapes
+
+FRAC_MIN, FRAC_MAX = -8, 24   # keeps every requantization shift within 24 + 24 + 8 = 56 < 62 bits
+ENGINE_KINDS = ("conv", "fc", "maxpool", "lrn")
+SYNTH_BIAS_STD = 0.1          # synthetic biases ~ N(0, 0.1**2), in output units
+
+
+@dataclass(frozen=True)
+class QLayer:
+    """A layer's integer parameters and numeric contract.
+
+    weights : int16 [Cout, Cin/groups, kh, kw] (conv) or [Nout, Nin] (fc); None otherwise.
+    bias    : int16/int32 [Cout]; None for unweighted layers.
+    w_frac  : int, or int64 [Cout] when quantized per output channel.
+    """
+
+    name: str
+    kind: str
+    in_frac: int
+    out_frac: int
+    w_frac: object = 0
+    b_frac: int = 0
+    bias_bits: int = 16
+    acc_bits: int = fx.DEFAULT_ACC_BITS
+    overflow: str = fx.DEFAULT_OVERFLOW
+    rounding: str = fx.DEFAULT_ROUNDING
+    relu: bool = False
+    weights: object = field(default=None, compare=False, repr=False)
+    bias: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def acc_frac(self):
+        """in_frac + w_frac: an int, or int64 [Cout] per channel."""
+        return self.in_frac + np.asarray(self.w_frac) if np.ndim(self.w_frac) else self.in_frac + self.w_frac
+
+    @property
+    def shift(self):
+        """Requantization shift s = in_frac + w_frac - out_frac (scalar or [Cout])."""
+        return self.acc_frac - self.out_frac
+
+    def contract(self) -> dict:
+        """The numeric contract as JSON-ready data (layers.json / manifests)."""
+        wf = self.w_frac.tolist() if np.ndim(self.w_frac) else int(self.w_frac)
+        return dict(in_frac=int(self.in_frac), w_frac=wf if self.weights is not None else None,
+                    b_frac=int(self.b_frac) if self.bias is not None else None,
+                    bias_bits=self.bias_bits if self.bias is not None else None,
+                    out_frac=int(self.out_frac), acc_bits=self.acc_bits, overflow=self.overflow,
+                    rounding=self.rounding, relu=self.relu)
+
+
+@dataclass(frozen=True)
+class QNetwork:
+    """A quantized network: spec, input mapping and one QLayer per layer."""
+
+    spec: NetworkSpec
+    layers: tuple
+    mean_q: tuple                       # per-channel mean at input_frac
+    cache: dict = field(default_factory=dict, compare=False, repr=False)   # engine-private
+
+    @property
+    def input_frac(self) -> int:
+        return self.spec.input_frac
+
+    def layer(self, name: str) -> QLayer:
+        self.spec.layer(name)
+        return next(q for q in self.layers if q.name == name)
+
+
+# ---------------------------------------------------------------- formats
+def to_fixed(v, frac: int, bits: int = fx.WORD_BITS):
+    """floor(v * 2**frac + 0.5) saturated to ``bits``: (int64 array, saturations)."""
+    return fx.saturate(np.floor(np.asarray(v, dtype=np.float64) * 2.0 ** frac + 0.5), bits)
+
+
+def choose_frac(max_abs: float, bits: int = fx.WORD_BITS) -> int:
+    """Largest frac in [FRAC_MIN, FRAC_MAX] with round(max_abs * 2**frac) <= 2**(bits-1) - 1."""
+    hi = (1 << (bits - 1)) - 1
+    if max_abs <= 0:
+        return FRAC_MAX
+    frac = min(FRAC_MAX, (bits - 1) - math.floor(math.log2(max_abs)))
+    while frac > FRAC_MIN and math.floor(max_abs * 2.0 ** frac + 0.5) > hi:
+        frac -= 1
+    return max(frac, FRAC_MIN)
+
+
+def mean_q(spec: NetworkSpec) -> tuple:
+    return tuple(int(math.floor(m * 2.0 ** spec.input_frac + 0.5)) for m in spec.input_mean)
+
+
+def pixels_to_int(pixels: np.ndarray, spec: NetworkSpec) -> np.ndarray:
+    """uint8 (..., 3, H, W) pixels -> int16 input feature map at spec.input_frac."""
+    p = np.asarray(pixels)
+    if p.dtype != np.uint8:
+        raise RefimplError(f"pixels must be uint8, got {p.dtype}")
+    m = np.array(mean_q(spec), dtype=np.int64).reshape(-1, 1, 1)
+    x, _ = fx.saturate((p.astype(np.int64) << spec.input_frac) - m if spec.input_frac >= 0
+                       else fx.round_shift(p.astype(np.int64), -spec.input_frac) - m)
+    return x.astype(np.int16)
+
+
+def pixels_to_float(pixels: np.ndarray, spec: NetworkSpec) -> np.ndarray:
+    """uint8 pixels -> float64 (pixel - mean), the float reference input."""
+    return np.asarray(pixels, dtype=np.float64) - np.asarray(spec.input_mean).reshape(-1, 1, 1)
+
+
+# ---------------------------------------------------------------- parameters
+def synthetic_params(spec: NetworkSpec, seed: int = 0) -> dict:
+    """Deterministic float weights: He-normal (He et al., ICCV 2015:
+    std = sqrt(2 / fan_in), fan_in = Cin/groups * kh * kw or Nin), biases
+    N(0, SYNTH_BIAS_STD**2).  Same seed, same arrays on every machine."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for s in layer_shapes(spec):
+        if not s.weight_shape:
+            continue
+        std = math.sqrt(2.0 / s.reduction)
+        params[f"{s.layer.name}.weight"] = rng.standard_normal(s.weight_shape) * std
+        params[f"{s.layer.name}.bias"] = rng.standard_normal(s.layer.out_channels) * SYNTH_BIAS_STD
+    return params
+
+
+def load_params(path, spec: NetworkSpec) -> dict:
+    """Float weights from an .npz: keys '<layer>.weight' ([Cout, Cin/groups, kh, kw]
+    or [Nout, Nin]) and '<layer>.bias' ([Cout]) for every conv/fc layer."""
+    expected = {}
+    for s in layer_shapes(spec):
+        if s.weight_shape:
+            expected[f"{s.layer.name}.weight"] = s.weight_shape
+            expected[f"{s.layer.name}.bias"] = (s.layer.out_channels,)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic != b"PK\x03\x04":          # every .npz is a zip archive (numpy.savez)
+            raise RefimplError(f"{path}: not an .npz weight file (no zip signature)")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise RefimplError(f"{path}: a single .npy array, expected an .npz archive of named arrays")
+        with npz:
+            params = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise RefimplError(f"{path}: no such weight file") from None
+    except IsADirectoryError:
+        raise RefimplError(f"{path}: is a directory, expected an .npz weight file") from None
+    except RefimplError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise RefimplError(f"{path}: not a readable .npz weight file ({exc})") from None
+    for key in params:
+        if key not in expected:
+            raise RefimplError(f"{path}: unexpected key '{key}' for network {spec.name}")
+    for key, shape in expected.items():
+        if key not in params:
+            raise RefimplError(f"{path}: missing key '{key}'")
+        a = params[key]
+        if tuple(a.shape) != tuple(shape):
+            raise RefimplError(f"{path}: '{key}' has shape {tuple(a.shape)}, expected {tuple(shape)}")
+        if a.dtype.kind not in "fiu":
+            raise RefimplError(f"{path}: '{key}' has dtype {a.dtype}, expected a real number type")
+        if not np.all(np.isfinite(a)):
+            raise RefimplError(f"{path}: '{key}' contains NaN or infinity")
+        params[key] = a.astype(np.float64)
+    return params
+
+
+# ---------------------------------------------------------------- float reference path
+def _float_conv(x, w, b, layer):
+    n = x.shape[0]
+    g = layer.groups
+    cols = im2col(x, layer.kernel, layer.stride, layer.pad)
+    kg = cols.shape[1] // g
+    mg = w.shape[0] // g
+    wf = w.reshape(w.shape[0], -1)
+    out = np.concatenate([wf[i * mg:(i + 1) * mg] @ cols[:, i * kg:(i + 1) * kg] for i in range(g)], axis=1)
+    ho = (x.shape[2] + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    return out.reshape(n, w.shape[0], ho, -1) + b.reshape(1, -1, 1, 1)
+
+
+def float_forward(spec: NetworkSpec, params: dict, x: np.ndarray, until: str | None = None) -> dict:
+    """Float64 reference outputs {layer name: (N, C, H, W)} for input x (N, 3, H, W)."""
+    x, _ = as_batch(np.asarray(x, dtype=np.float64))
+    acts = {"input": x}
+    for i, layer in enumerate(spec.until(until)):
+        src = acts[spec.sources(i)[0]]
+        if layer.kind == "conv":
+            y = _float_conv(src, params[f"{layer.name}.weight"], params[f"{layer.name}.bias"], layer)
+        elif layer.kind == "fc":
+            y = (flatten_chw(src) @ params[f"{layer.name}.weight"].T + params[f"{layer.name}.bias"])[:, :, None, None]
+        elif layer.kind == "maxpool":
+            y = windows(src, layer.kernel, layer.stride, layer.pad, -np.inf).max(axis=(4, 5))
+        elif layer.kind == "lrn":
+            ssq = lrn_window_sum(src * src, layer.lrn_size)
+            y = src * (layer.lrn_k + layer.lrn_alpha / layer.lrn_size * ssq) ** -layer.lrn_beta
+        else:
+            raise RefimplError(f"network {spec.name}: layer {layer.name} ({layer.kind}) is geometry-only; "
+                               f"the bit-exact engine runs {', '.join(ENGINE_KINDS)} layers")
+        acts[layer.name] = np.maximum(y, 0) if layer.relu else y
+    return acts
+
+
+def check_supported(spec: NetworkSpec):
+    for layer in spec.layers:
+        if layer.kind not in ENGINE_KINDS:
+            raise RefimplError(f"network {spec.name}: layer {layer.name} ({layer.kind}) is geometry-only; "
+                               f"the bit-exact engine runs {', '.join(ENGINE_KINDS)} layers")
+
+
+# ---------------------------------------------------------------- whole network
+def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, *, per_channel: bool = False,
+                     bias_bits: int = 16, acc_bits: int = fx.DEFAULT_ACC_BITS,
+                     overflow: str = fx.DEFAULT_OVERFLOW, rounding: str = fx.DEFAULT_ROUNDING) -> QNetwork:
+    """Integer network from float params and calibration frames uint8 (N, 3, H, W)."""
+    check_supported(spec)
+    fx.check_acc_bits(acc_bits)
+    fx.check_overflow(overflow)
+    fx.check_rounding(rounding)
+    if bias_bits not in (16, 32):
+        raise RefimplError(f"bias_bits {bias_bits} must be 16 or 32")
+    acts = float_forward(spec, params, pixels_to_float(as_batch(calib_pixels)[0], spec))
+    out_frac = {"input": spec.input_frac}
+    layers = []
+    for i, layer in enumerate(spec.layers):
+        in_frac = out_frac[spec.sources(i)[0]]
+        common = dict(name=layer.name, kind=layer.kind, in_frac=in_frac, acc_bits=acc_bits,
+                      overflow=overflow, rounding=rounding, relu=layer.relu)
+        if not layer.weighted:
+            out_frac[layer.name] = in_frac
+            layers.append(QLayer(out_frac=in_frac, **common))
+            continue
+        w = params[f"{layer.name}.weight"]
+        b = params[f"{layer.name}.bias"]
+        if per_channel:
+            w_frac = np.array([choose_frac(float(np.abs(r).max())) for r in w.reshape(w.shape[0], -1)], dtype=np.int64)
+            wq, _ = to_fixed(w, w_frac.reshape((-1,) + (1,) * (w.ndim - 1)))
+        else:
+            w_frac = choose_frac(float(np.abs(w).max()))
+            wq, _ = to_fixed(w, w_frac)
+        acc_frac = in_frac + np.min(w_frac)
+        b_frac = int(min(acc_frac, choose_frac(float(np.abs(b).max()), bias_bits)))
+        bq, _ = to_fixed(b, b_frac, bias_bits)
+        out_frac[layer.name] = choose_frac(float(np.abs(acts[layer.name]).max()))
+        layers.append(QLayer(out_frac=out_frac[layer.name], w_frac=w_frac, b_frac=b_frac, bias_bits=bias_bits,
+                             weights=wq.astype(np.int16), bias=bq.astype(np.int16 if bias_bits == 16 else np.int32),
+                             **common))
+    return QNetwork(spec=spec, layers=tuple(layers), mean_q=mean_q(spec))
+
+
+def sqnr_db(ref: np.ndarray, q: np.ndarray, frac: int) -> float:
+    """10*log10(sum ref**2 / sum (ref - q * 2**-frac)**2) in dB; inf when identical."""
+    ref = np.asarray(ref, dtype=np.float64)
+    err = ref - np.asarray(q, dtype=np.float64) * 2.0 ** -frac
+    noise = float(np.sum(err * err))
+    signal = float(np.sum(ref * ref))
+    if noise == 0:
+        return math.inf
+    if signal == 0:
+        return -math.inf
+    return 10 * math.log10(signal / noise)
