@@ -91,7 +91,8 @@ def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarra
     w64, l1 : W as float64 (M, K) and its row L1 norms, int64 (M,).
     Returns (acc int64 (N, M, P), number of outputs that overflowed).
     """
-    acc = products_sum(w64, cols64) + bias_acc[None, :, None]
+    acc = products_sum(w64, cols64)
+    acc += bias_acc[None, :, None]
     hi = fx.int_range(ql.acc_bits)[1]
     risky = np.flatnonzero(np.abs(bias_acc) + l1 * xmax > hi)
     if risky.size == 0:

@@ -73,7 +73,9 @@ def saturate(x, bits: int = WORD_BITS):
     """
     x = np.asarray(x, dtype=np.int64)
     lo, hi = int_range(bits)
-    count = int(np.count_nonzero((x < lo) | (x > hi)))
+    if x.size == 0 or (x.min() >= lo and x.max() <= hi):      # two cheap reductions, no temporaries
+        return x, 0
+    count = int(np.count_nonzero(x < lo)) + int(np.count_nonzero(x > hi))
     return np.clip(x, lo, hi), count
 
 
@@ -96,6 +98,8 @@ def round_shift(x, s, mode: str = DEFAULT_ROUNDING):
     s = 0: x.   s < 0: x << -s (exact; the caller saturates).
     """
     x = np.asarray(x, dtype=np.int64)
+    if np.ndim(s) == 0:
+        return _round_shift_scalar(x, int(s), mode)
     s = np.asarray(s, dtype=np.int64)
     right = np.maximum(s, 0)
     left = np.maximum(-s, 0)
@@ -111,6 +115,24 @@ def round_shift(x, s, mode: str = DEFAULT_ROUNDING):
     elif mode != "truncate":
         check_rounding(mode)
     return q << left
+
+
+def _round_shift_scalar(x, s: int, mode: str):
+    """round_shift for one shift amount (the common, fast case); same definitions."""
+    if s <= 0:
+        return x << -s
+    if mode == "half_up":
+        y = x + (1 << (s - 1))
+        y >>= s
+        return y
+    if mode == "truncate":
+        return x >> s
+    if mode == "half_even":
+        q = x >> s
+        dropped = x & ((1 << s) - 1)                     # the s dropped bits, 0 <= dropped < 2**s
+        half = 1 << (s - 1)
+        return q + ((dropped > half) | ((dropped == half) & ((q & 1) == 1)))
+    check_rounding(mode)
 
 
 def requantize(acc, shift, mode: str = DEFAULT_ROUNDING, relu: bool = False, bits: int = WORD_BITS):

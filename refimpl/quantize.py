@@ -95,9 +95,19 @@ class QNetwork:
 
 
 # ---------------------------------------------------------------- formats
-def to_fixed(v, frac: int, bits: int = fx.WORD_BITS):
-    """floor(v * 2**frac + 0.5) saturated to ``bits``: (int64 array, saturations)."""
-    return fx.saturate(np.floor(np.asarray(v, dtype=np.float64) * 2.0 ** frac + 0.5), bits)
+def to_fixed(v, frac, bits: int = fx.WORD_BITS):
+    """floor(v * 2**frac + 0.5) saturated to ``bits``: (int64 array, saturations).
+
+    frac may be an array broadcastable to v (per channel).  float64 throughout:
+    the scaling by 2**frac is exact and floor is exact.
+    """
+    y = np.asarray(v, dtype=np.float64) * np.exp2(np.asarray(frac, dtype=np.float64))
+    y += 0.5
+    np.floor(y, out=y)
+    lo, hi = fx.int_range(bits)
+    count = int(np.count_nonzero(y < lo)) + int(np.count_nonzero(y > hi))
+    np.clip(y, lo, hi, out=y)
+    return y.astype(np.int64), count
 
 
 def choose_frac(max_abs: float, bits: int = fx.WORD_BITS) -> int:
@@ -134,15 +144,18 @@ def pixels_to_float(pixels: np.ndarray, spec: NetworkSpec) -> np.ndarray:
 # ---------------------------------------------------------------- parameters
 def synthetic_params(spec: NetworkSpec, seed: int = 0) -> dict:
     """Deterministic float weights: He-normal (He et al., ICCV 2015:
-    std = sqrt(2 / fan_in), fan_in = Cin/groups * kh * kw or Nin), biases
-    N(0, SYNTH_BIAS_STD**2).  Same seed, same arrays on every machine."""
+    std = sqrt(2 / fan_in), fan_in = Cin/groups * kh * kw or Nin; unit normals
+    drawn in float32 for speed), biases N(0, SYNTH_BIAS_STD**2).  Same seed,
+    same arrays on every machine."""
     rng = np.random.default_rng(seed)
     params = {}
     for s in layer_shapes(spec):
         if not s.weight_shape:
             continue
         std = math.sqrt(2.0 / s.reduction)
-        params[f"{s.layer.name}.weight"] = rng.standard_normal(s.weight_shape) * std
+        w = rng.standard_normal(s.weight_shape, dtype=np.float32).astype(np.float64)
+        w *= std
+        params[f"{s.layer.name}.weight"] = w
         params[f"{s.layer.name}.bias"] = rng.standard_normal(s.layer.out_channels) * SYNTH_BIAS_STD
     return params
 

@@ -1,0 +1,196 @@
+"""Fast engine == direct-loop kernels, bit for bit, on random layers (hypothesis)
+and on every layer of the shipped networks against an independent int64 path."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from refimpl import engine, fixedpoint as fx, image, kernels, networks, quantize
+from refimpl.errors import RefimplError
+from refimpl.quantize import QLayer
+from refimpl.spec import LayerSpec, layer_shapes
+
+
+def ints(rng, shape, bits, full):
+    lo, hi = fx.int_range(bits)
+    if full:
+        return rng.integers(lo, hi + 1, shape)
+    return rng.integers(-300, 301, shape)
+
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 2))
+    cg = draw(st.integers(1, 3))
+    mg = draw(st.integers(1, 3))
+    k = draw(st.integers(1, 3))
+    pad = draw(st.integers(0, 1))
+    h = draw(st.integers(max(1, k - 2 * pad), 6))
+    w = draw(st.integers(max(1, k - 2 * pad), 6))
+    stride = draw(st.integers(1, 2))
+    frames = draw(st.integers(1, 2))
+    per_channel = draw(st.booleans())
+    bias_bits = draw(st.sampled_from([16, 32]))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    full = draw(st.booleans())
+    rng = np.random.default_rng(seed)
+    in_frac = draw(st.integers(0, 8))
+    w_frac = rng.integers(0, 16, groups * mg) if per_channel else draw(st.integers(0, 16))
+    acc_frac_min = in_frac + int(np.min(w_frac))
+    b_frac = draw(st.integers(max(0, acc_frac_min - 8), acc_frac_min + 3))   # both shift directions
+    ql = QLayer(name="t", kind="conv", in_frac=in_frac, out_frac=draw(st.integers(-2, 20)),
+                w_frac=w_frac, b_frac=b_frac, bias_bits=bias_bits,
+                acc_bits=draw(st.sampled_from([32, 33, 40])),
+                overflow=draw(st.sampled_from(fx.OVERFLOW_POLICIES)),
+                rounding=draw(st.sampled_from(fx.ROUNDING_MODES)), relu=draw(st.booleans()),
+                weights=ints(rng, (groups * mg, cg, k, k), 16, full).astype(np.int16),
+                bias=ints(rng, (groups * mg,), bias_bits, full).astype(np.int32 if bias_bits == 32 else np.int16))
+    layer = LayerSpec("t", "conv", groups * mg, kernel=k, stride=stride, pad=pad, groups=groups, relu=ql.relu)
+    x = ints(rng, (frames, groups * cg, h, w), 16, full).astype(np.int16)
+    return layer, ql, x
+
+
+def oracle(fn, frames, *args):
+    outs, over, sat = [], 0, 0
+    for f in frames:
+        y, o, s = fn(f, *args)
+        outs.append(y)
+        over += o
+        sat += s
+    return np.stack(outs), over, sat
+
+
+@given(conv_cases())
+def test_conv_matches_direct_loop(case):
+    layer, ql, x = case
+    try:
+        want, over, sat = oracle(kernels.conv_direct, x, ql.weights, ql.bias, layer, ql)
+    except RefimplError:
+        assert ql.overflow == "error"
+        with pytest.raises(RefimplError, match="accumulator overflow"):
+            engine.conv(x, layer, ql)
+        return
+    got, stats = engine.conv(x, layer, ql)
+    assert got.dtype == np.int16
+    assert np.array_equal(got, want)
+    assert (stats.acc_overflows, stats.saturations) == (over, sat)
+
+
+@given(st.integers(1, 40), st.integers(1, 5), st.integers(1, 3), st.booleans(),
+       st.sampled_from(fx.ROUNDING_MODES), st.sampled_from(["saturate", "wrap"]), st.integers(0, 2 ** 32 - 1))
+def test_fc_matches_direct_loop(nin, nout, frames, full, rounding, overflow, seed):
+    rng = np.random.default_rng(seed)
+    ql = QLayer(name="f", kind="fc", in_frac=5, out_frac=4, w_frac=12, b_frac=10, acc_bits=34,
+                overflow=overflow, rounding=rounding, relu=bool(seed & 1),
+                weights=ints(rng, (nout, nin), 16, full).astype(np.int16),
+                bias=ints(rng, (nout,), 16, full).astype(np.int16))
+    x = ints(rng, (frames, nin, 1, 1), 16, full).astype(np.int16)
+    want, over, sat = oracle(kernels.fc_direct, x, ql.weights, ql.bias, ql)
+    got, stats = engine.fc(x, LayerSpec("f", "fc", nout), ql)
+    assert np.array_equal(got, want)
+    assert (stats.acc_overflows, stats.saturations) == (over, sat)
+
+
+@given(st.integers(1, 3), st.integers(1, 7), st.integers(1, 7), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 1), st.integers(0, 2 ** 32 - 1))
+def test_maxpool_matches_direct_loop(c, h, w, k, stride, pad, seed):
+    if k > min(h, w) + 2 * pad or pad >= k:
+        return
+    x = np.random.default_rng(seed).integers(-32768, 32768, (2, c, h, w)).astype(np.int16)
+    layer = LayerSpec("p", "maxpool", kernel=k, stride=stride, pad=pad)
+    got, _ = engine.maxpool(x, layer)
+    assert np.array_equal(got, np.stack([kernels.maxpool_direct(f, layer) for f in x]))
+
+
+@given(st.integers(1, 9), st.sampled_from([1, 3, 5]), st.integers(0, 12), st.sampled_from(fx.ROUNDING_MODES),
+       st.booleans(), st.integers(0, 2 ** 32 - 1))
+def test_lrn_matches_direct_loop(c, size, frac, rounding, full, seed):
+    rng = np.random.default_rng(seed)
+    x = ints(rng, (1, c, 3, 4), 16, full).astype(np.int16)
+    layer = LayerSpec("n", "lrn", lrn_size=size, lrn_alpha=1e-4, lrn_beta=0.75, lrn_k=1.0)
+    ql = QLayer(name="n", kind="lrn", in_frac=frac, out_frac=frac, rounding=rounding)
+    got, stats = engine.lrn(x, layer, ql)
+    want, sat = kernels.lrn_direct(x[0], layer, ql)
+    assert np.array_equal(got[0], want)
+    assert stats.saturations == sat
+
+
+def test_int_path_equals_float_path(monkeypatch):
+    rng = np.random.default_rng(7)
+    w = rng.integers(-32768, 32768, (8, 5000)).astype(np.float64)
+    cols = rng.integers(-32768, 32768, (2, 5000, 9)).astype(np.float64)
+    fast = engine.products_sum(w, cols)
+    monkeypatch.setattr(engine, "FLOAT_EXACT_MAX_K", 0)
+    exact = engine.products_sum(w, cols)
+    assert np.array_equal(fast, exact)
+    assert np.array_equal(exact, np.einsum("mk,nkp->nmp", w.astype(np.int64), cols.astype(np.int64)))
+
+
+def test_overflow_error_names_the_output():
+    ql = QLayer(name="conv9", kind="fc", in_frac=0, out_frac=0, acc_bits=32, overflow="error",
+                weights=np.full((2, 8), 32767, np.int16), bias=np.zeros(2, np.int16))
+    with pytest.raises(RefimplError, match=r"layer conv9: 32-bit accumulator overflow .* output 0"):
+        engine.fc(np.full((1, 8, 1, 1), 32767, np.int16), LayerSpec("conv9", "fc", 2), ql)
+
+
+# ---------------------------------------------------------------- real networks
+def int64_reference(layer, ql, x):
+    """Independent exact path: int64 shifted-window sums, no im2col, no float."""
+    if layer.kind == "fc":
+        acc = x.reshape(x.shape[0], -1).astype(np.int64) @ ql.weights.astype(np.int64).T
+        acc = acc[:, :, None]
+    else:
+        n, c, h, w = x.shape
+        k, s, p, g = layer.kernel, layer.stride, layer.pad, layer.groups
+        xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (p, p), (p, p)))
+        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        wt = ql.weights.astype(np.int64)
+        mg, cg = wt.shape[0] // g, c // g
+        acc = np.zeros((n, wt.shape[0], ho, wo), np.int64)
+        for gi in range(g):
+            for ky in range(k):
+                for kx in range(k):
+                    patch = xp[:, gi * cg:(gi + 1) * cg, ky:ky + s * ho:s, kx:kx + s * wo:s]
+                    acc[:, gi * mg:(gi + 1) * mg] += np.einsum("mc,nchw->nmhw", wt[gi * mg:(gi + 1) * mg, :, ky, kx], patch)
+        acc = acc.reshape(n, wt.shape[0], -1)
+    bias = np.array([kernels.shift_round(int(b), ql.b_frac - ql.in_frac - int(ql.w_frac), ql.rounding) for b in ql.bias])
+    acc = acc + bias[None, :, None]
+    y, _ = fx.requantize(acc, ql.shift, ql.rounding, ql.relu)
+    return y
+
+
+@pytest.mark.parametrize("net", ["alexnet", "alexnet-cifar"])
+def test_network_layers_match_int64_reference(net):
+    spec = networks.get(net)
+    pixels = image.load(None, spec.input_shape)
+    qnet = quantize.quantize_network(spec, quantize.synthetic_params(spec, 3), pixels)
+    results = engine.run(qnet, quantize.pixels_to_int(pixels, spec))
+    shapes = {s.layer.name: s for s in layer_shapes(spec)}
+    for r, ql in zip(results, qnet.layers):
+        layer = spec.layer(r.name)
+        if layer.weighted:
+            assert r.stats.acc_overflows == 0
+            want = int64_reference(layer, ql, r.input).reshape(r.output.shape)
+            assert np.array_equal(r.output, want), r.name
+        assert r.output.shape[1:] == shapes[r.name].out_shape
+
+
+def test_batch_equals_single_frames():
+    spec = networks.get("alexnet-cifar")
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (3,) + spec.input_shape).astype(np.uint8)
+    qnet = quantize.quantize_network(spec, quantize.synthetic_params(spec, 1), pixels)
+    batch = engine.run(qnet, quantize.pixels_to_int(pixels, spec))
+    for i in range(3):
+        single = engine.run(qnet, quantize.pixels_to_int(pixels[i], spec))
+        for b, s in zip(batch, single):
+            assert np.array_equal(b.output[i], s.output[0]), b.name
+
+
+def test_run_rejects_bad_input():
+    spec = networks.get("alexnet-cifar")
+    pixels = image.load(None, spec.input_shape)
+    qnet = quantize.quantize_network(spec, quantize.synthetic_params(spec, 0), pixels)
+    with pytest.raises(RefimplError, match="input must be int16"):
+        engine.run(qnet, np.zeros((3, 31, 32), np.int16))
+    with pytest.raises(RefimplError, match="input must be int16"):
+        engine.run(qnet, np.zeros((3, 32, 32), np.int32))

@@ -1,0 +1,130 @@
+"""Quantizer: formats chosen from data, input mapping, weight files, SQNR."""
+import math
+
+import numpy as np
+import pytest
+
+from refimpl import image, networks, quantize
+from refimpl.errors import RefimplError
+
+
+def test_choose_frac_hand_values():
+    assert quantize.choose_frac(1.0) == 14          # 1.0 * 2**15 = 32768 > 32767, 2**14 fits
+    assert quantize.choose_frac(0.99) == 15         # 0.99 * 2**15 = 32440.3 -> 32440 fits
+    assert quantize.choose_frac(255.0) == 7         # 255 * 2**7 = 32640
+    assert quantize.choose_frac(256.0) == 6
+    assert quantize.choose_frac(0.0) == quantize.FRAC_MAX
+    assert quantize.choose_frac(1e-12) == quantize.FRAC_MAX
+    assert quantize.choose_frac(1e9) == quantize.FRAC_MIN
+    assert quantize.choose_frac(40000.0, 32) == 15  # 40000 * 2**16 = 2.62e9 > 2**31 - 1 = 2.15e9
+
+
+def test_to_fixed_half_up_and_saturation():
+    q, n = quantize.to_fixed([0.5, -0.5, 1.25, -1.75, 1000.0], 1)
+    # * 2 -> 1, -1, 2.5, -3.5, 2000 -> floor(v + 0.5): 1, -1, 3, -3, 2000
+    assert q.tolist() == [1, -1, 3, -3, 2000] and n == 0
+    q, n = quantize.to_fixed([1.0, -1.0], 15)     # 32768 saturates, -32768 fits
+    assert q.tolist() == [32767, -32768] and n == 1
+
+
+def test_input_mapping_hand_values():
+    spec = networks.get("alexnet")
+    # mean R 122.67891434 * 2**7 = 15702.9 -> 15703; G 116.66876762 * 128 = 14933.6 -> 14934; B 104.00698793 * 128 = 13312.9 -> 13313
+    assert quantize.mean_q(spec) == (15703, 14934, 13313)
+    px = np.zeros((3, 227, 227), np.uint8)
+    px[:, 0, 0] = (255, 0, 128)
+    x = quantize.pixels_to_int(px, spec)
+    assert x.dtype == np.int16
+    assert x[:, 0, 0].tolist() == [255 * 128 - 15703, -14934, 128 * 128 - 13313]
+
+
+def test_synthetic_params_are_seeded_he_normal():
+    spec = networks.get("alexnet-cifar")
+    a = quantize.synthetic_params(spec, 5)
+    b = quantize.synthetic_params(spec, 5)
+    c = quantize.synthetic_params(spec, 6)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["conv1.weight"], c["conv1.weight"])
+    w = a["fc6.weight"]                              # 512 x 1152 samples, std sqrt(2/1152)
+    assert abs(w.std() / math.sqrt(2 / 1152) - 1) < 0.01
+    assert abs(w.mean()) < 0.001
+
+
+def test_quantized_formats_fit_the_data():
+    spec = networks.get("alexnet-cifar")
+    params = quantize.synthetic_params(spec, 0)
+    px = image.load(None, spec.input_shape)
+    qnet = quantize.quantize_network(spec, params, px)
+    acts = quantize.float_forward(spec, params, quantize.pixels_to_float(px, spec))
+    for ql in qnet.layers:
+        if ql.weights is None:
+            continue
+        w = params[f"{ql.name}.weight"]
+        # the chosen w_frac is the largest that holds max|w| in int16
+        assert round(np.abs(w).max() * 2 ** ql.w_frac) <= 32767 < round(np.abs(w).max() * 2 ** (ql.w_frac + 1))
+        assert np.abs(acts[ql.name]).max() * 2 ** ql.out_frac <= 32767.5
+        assert ql.b_frac <= ql.in_frac + ql.w_frac
+        assert np.abs(ql.weights.astype(np.float64) * 2.0 ** -ql.w_frac - w).max() <= 2.0 ** -(ql.w_frac + 1)
+
+
+def test_per_channel_weights():
+    spec = networks.get("alexnet-cifar")
+    params = quantize.synthetic_params(spec, 0)
+    params["conv1.weight"][3] *= 0.01                 # one small channel gets more fraction bits
+    qnet = quantize.quantize_network(spec, params, image.load(None, spec.input_shape), per_channel=True)
+    wf = qnet.layer("conv1").w_frac
+    assert wf.shape == (64,) and wf[3] >= wf.max() - 0 and wf[3] - np.median(wf) >= 6
+
+
+def test_sqnr_formula():
+    ref = np.array([1.0, -2.0, 3.0])
+    q = np.array([4, -8, 13])                        # frac 2 -> 1, -2, 3.25: noise 0.0625, signal 14
+    assert quantize.sqnr_db(ref, q, 2) == pytest.approx(10 * math.log10(14 / 0.0625), abs=1e-12)
+    assert quantize.sqnr_db(ref, np.array([4, -8, 12]), 2) == math.inf
+
+
+def test_resnet_is_geometry_only():
+    with pytest.raises(RefimplError, match="geometry-only"):
+        quantize.check_supported(networks.get("resnet50"))
+
+
+def save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def good_params(spec):
+    return {k: v.astype(np.float32) for k, v in quantize.synthetic_params(spec, 0).items()}
+
+
+def test_load_params_roundtrip(tmp_path):
+    spec = networks.get("alexnet-cifar")
+    p = good_params(spec)
+    loaded = quantize.load_params(save(tmp_path / "w.npz", **p), spec)
+    assert all(np.array_equal(loaded[k], p[k].astype(np.float64)) for k in p)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda p: p.pop("conv3.bias"), "missing key 'conv3.bias'"),
+    (lambda p: p.__setitem__("fc6.weight", np.zeros((512, 1000))), r"'fc6.weight' has shape \(512, 1000\), expected \(512, 1152\)"),
+    (lambda p: p.__setitem__("conv9.weight", np.zeros(3)), "unexpected key 'conv9.weight'"),
+    (lambda p: p["conv1.bias"].__setitem__(0, np.nan), "'conv1.bias' contains NaN"),
+])
+def test_load_params_errors(tmp_path, mutate, message):
+    spec = networks.get("alexnet-cifar")
+    p = good_params(spec)
+    mutate(p)
+    with pytest.raises(RefimplError, match=message):
+        quantize.load_params(save(tmp_path / "w.npz", **p), spec)
+
+
+def test_load_params_bad_files(tmp_path):
+    spec = networks.get("alexnet-cifar")
+    with pytest.raises(RefimplError, match="no such weight file"):
+        quantize.load_params(tmp_path / "none.npz", spec)
+    (tmp_path / "t.npz").write_text("hello")
+    with pytest.raises(RefimplError, match="no zip signature"):
+        quantize.load_params(tmp_path / "t.npz", spec)
+    (tmp_path / "z.npz").write_bytes(b"PK\x03\x04" + b"\0" * 30)
+    with pytest.raises(RefimplError, match="not a readable .npz"):
+        quantize.load_params(tmp_path / "z.npz", spec)
