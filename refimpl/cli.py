@@ -30,7 +30,35 @@ def _add_run(sub):
     p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
     p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
     p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
+    p.add_argument("--mode", default="fast", help="fast (default) or tiled: walk the 144-MAC tile schedule")
+    p.add_argument("--profile", default="paper-28nm", help="engine profile for --mode tiled: a shipped name or a .toml file")
     p.set_defaults(func=cmd_run)
+
+
+def _add_cost(sub):
+    p = sub.add_parser("cost", help="per-layer cycles, utilisation, traffic and energy of one frame")
+    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16, resnet50")
+    p.add_argument("--profile", default="paper-28nm", help="a shipped profile name or a .toml file")
+    p.add_argument("--until", metavar="LAYER", help="stop after this layer")
+    p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.set_defaults(func=cmd_cost)
+
+
+def cmd_cost(args) -> int:
+    import json
+
+    from . import cost, networks, profile, report
+
+    if args.format not in ("table", "csv", "json"):
+        raise RefimplError(f"unknown format '{args.format}' (choose from: table, csv, json)")
+    rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    if args.format == "json":
+        print(json.dumps(rep, indent=1))
+    elif args.format == "csv":
+        print(report.cost_csv(rep), end="")
+    else:
+        print(report.cost_table(rep))
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -39,6 +67,12 @@ def cmd_run(args) -> int:
 
     spec = networks.get(args.network)
     quantize.check_supported(spec)
+    if args.mode not in ("fast", "tiled"):
+        raise RefimplError(f"unknown mode '{args.mode}' (choose from: fast, tiled)")
+    prof = None
+    if args.mode == "tiled":
+        from .profile import load_profile
+        prof = load_profile(args.profile)
     if args.until is not None:
         spec.layer(args.until)
     pixels = image.load(args.image, spec.input_shape)
@@ -48,11 +82,17 @@ def cmd_run(args) -> int:
         params = quantize.synthetic_params(spec, args.seed)
     qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
-    results = engine.run(qnet, quantize.pixels_to_int(pixels, spec), until=args.until)
+    x = quantize.pixels_to_int(pixels, spec)
+    if prof is None:
+        results = engine.run(qnet, x, until=args.until)
+    else:
+        from . import tiled
+        results = tiled.run(qnet, x, prof, until=args.until)
     ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
     src = f"weights {args.weights}" if args.weights else f"synthetic weights (seed {args.seed})"
-    print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}")
+    mode = f"tiled on profile {prof.name}" if prof else "fast engine"
+    print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
     print(run_table(qnet, results, sqnr))
     if args.dump:
         from .dump import write_dump
@@ -67,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"refimpl {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_run(sub)
+    _add_cost(sub)
     return ap
 
 

@@ -50,6 +50,7 @@ class LayerResult:
     input: np.ndarray = field(repr=False)    # int16 (N, C, H, W): the tensor this layer read
     output: np.ndarray = field(repr=False)   # int16 (N, C, H, W): after requantization and ReLU
     stats: LayerStats = field(default_factory=LayerStats)
+    counters: object = None                  # cost.Counters of one frame (tiled engine only)
 
 
 # ---------------------------------------------------------------- exact dot products
@@ -60,15 +61,16 @@ def products_sum(w64: np.ndarray, cols64: np.ndarray) -> np.ndarray:
     return np.matmul(w64.astype(np.int64), cols64.astype(np.int64))
 
 
-def _replay(w, cols64, bias_acc, idx, ql: QLayer, where: str, offset: int):
-    """Step-by-step accumulation of the outputs idx = (n, m, p), canonical order."""
+def _replay(w, cols64, init, idx, ql: QLayer, where: str, offset: int):
+    """Step-by-step accumulation of the outputs idx = (n, m, p) in the canonical order,
+    starting from init (N, M, P).  Returns (acc values, overflowed mask)."""
     n, m, p = idx
     acc = np.empty(n.size, dtype=np.int64)
     overflowed = np.zeros(n.size, dtype=bool)
     for lo in range(0, n.size, REPLAY_CHUNK):
         sl = slice(lo, lo + REPLAY_CHUNK)
         prods = w[m[sl]].astype(np.int64) * cols64[n[sl], :, p[sl]].astype(np.int64)     # (u, K)
-        a, over = fx.acc_add(0, bias_acc[m[sl]], ql.acc_bits, ql.overflow)
+        a, over = fx.acc_add(0, init[n[sl], m[sl], p[sl]], ql.acc_bits, ql.overflow)
         any_over = over
         for k in range(prods.shape[1]):
             if ql.overflow == "error" and any_over.any():
@@ -81,30 +83,37 @@ def _replay(w, cols64, bias_acc, idx, ql: QLayer, where: str, offset: int):
                                f"at frame {int(n[j])}, {where} {int(m[j]) + offset}, position {int(p[j])}")
         acc[sl] = a
         overflowed[sl] = any_over
-    return acc, int(np.count_nonzero(overflowed))
+    return acc, overflowed
 
 
-def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarray, bias_acc: np.ndarray,
+def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarray, init: np.ndarray,
                xmax: int, ql: QLayer, where: str = "output channel", offset: int = 0):
-    """Accumulator values of W (M, K) against cols (N, K, P) plus aligned bias (M,).
+    """Accumulator values of W (M, K) against cols (N, K, P), starting from ``init``.
 
     w64, l1 : W as float64 (M, K) and its row L1 norms, int64 (M,).
-    Returns (acc int64 (N, M, P), number of outputs that overflowed).
+    init    : int64 (M,), the aligned bias (first reduction chunk), or (N, M, P),
+              psums carried from the previous chunk (tiled engine).
+    xmax    : max |x| over cols.
+    Returns (acc int64 (N, M, P), (n, m, p) indices of the outputs that overflowed).
     """
     acc = products_sum(w64, cols64)
-    acc += bias_acc[None, :, None]
+    init_max = np.abs(init) if init.ndim == 1 else np.abs(init).max(axis=(0, 2), initial=0)
+    init = init[None, :, None] if init.ndim == 1 else init
+    acc += init
     hi = fx.int_range(ql.acc_bits)[1]
-    risky = np.flatnonzero(np.abs(bias_acc) + l1 * xmax > hi)
+    risky = np.flatnonzero(init_max + l1 * xmax > hi)
+    none = (np.empty(0, np.int64),) * 3
     if risky.size == 0:
-        return acc, 0
-    tight = products_sum(np.abs(w64[risky]), np.abs(cols64)) + np.abs(bias_acc[risky])[None, :, None]
+        return acc, none
+    tight = products_sum(np.abs(w64[risky]), np.abs(cols64)) + np.abs(init[:, risky])
     n, r, p = np.nonzero(tight > hi)
     if n.size == 0:
-        return acc, 0
+        return acc, none
     m = risky[r]
-    vals, count = _replay(w.reshape(w.shape[0], -1), cols64, bias_acc, (n, m, p), ql, where, offset)
+    full_init = np.broadcast_to(init, acc.shape)
+    vals, over = _replay(w.reshape(w.shape[0], -1), cols64, full_init, (n, m, p), ql, where, offset)
     acc[n, m, p] = vals
-    return acc, count
+    return acc, (n[over], m[over], p[over])
 
 
 # ---------------------------------------------------------------- layers
@@ -158,10 +167,10 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     overflows = 0
     for i in range(g):
         rows = slice(i * mg, (i + 1) * mg)
-        part, o = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql,
-                             "output channel", offset=i * mg)
+        part, over = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql,
+                                "output channel", offset=i * mg)
         acc[:, rows] = part
-        overflows += o
+        overflows += over[0].size
     y, sat = _requant(acc, ql, w.shape[0])
     return y.reshape(n, w.shape[0], ho, wo), LayerStats(overflows, sat, y.size)
 
@@ -172,7 +181,8 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
     cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
     xmax = int(np.abs(flat.astype(np.int32)).max()) if flat.size else 0
     w64, l1 = _weights64(qnet, ql)
-    acc, overflows = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql, "output")
+    acc, over = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql, "output")
+    overflows = over[0].size
     y, sat = _requant(acc, ql, ql.weights.shape[0])
     return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(overflows, sat, y.size)
 

@@ -142,3 +142,17 @@ def test_weights_file_run(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "run", "--network", "alexnet-cifar", "--weights", good, "--until", "conv1")
     assert code == 0 and "weights " + good in out
 
+
+
+def test_tiled_mode_dumps_the_same_bytes(tmp_path, capsys):
+    fast, slow = tmp_path / "fast", tmp_path / "tiled"
+    assert main(["run", "--network", "alexnet-cifar", "--until", "pool2", "--dump", str(fast)]) == 0
+    assert main(["run", "--network", "alexnet-cifar", "--until", "pool2", "--mode", "tiled", "--dump", str(slow)]) == 0
+    out = capsys.readouterr().out
+    assert "tiled on profile paper-28nm" in out
+    names = sorted(p.name for p in fast.iterdir())
+    assert names == sorted(p.name for p in slow.iterdir())
+    for name in names:
+        assert (fast / name).read_bytes() == (slow / name).read_bytes(), name
+    assert main(["run", "--mode", "systolic"]) == 2
+    assert "unknown mode 'systolic'" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
-ORDER = ["errors", "spec", "networks", "layout", "image", "fixedpoint", "quantize", "kernels", "engine",
-         "jpeg", "fileio", "dump", "report", "cli", "__main__", "__init__"]
+ORDER = ["errors", "spec", "networks", "profile", "layout", "image", "fixedpoint", "quantize", "kernels",
+         "engine", "schedule", "cost", "tiled", "jpeg", "fileio", "dump", "report", "cli", "__main__", "__init__"]
 
 
 def rank(name: str) -> int:

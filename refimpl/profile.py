@@ -1,0 +1,172 @@
+"""Engine profiles: the hardware description, kept apart from the network.
+
+A profile is a TOML file (see refimpl/profiles/paper-28nm.toml, the default).
+Key names carry their units.  Every key is required; unknown keys, missing
+keys, wrong types and non-positive sizes are rejected with one line naming
+the file and the key.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from .errors import RefimplError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                   # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_PROFILE = "paper-28nm"
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    macs: int
+    rows: int                  # output channels in parallel
+    cols: int                  # output pixels in parallel
+    word_bits: int
+    clock_mhz: float
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    feature_kib: float
+    weight_kib: float
+    banks: int
+    double_buffered: bool
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    gbps: float                # GB/s (1e9 bytes per second)
+    access_bits: int
+    e_access_pj: float
+
+
+@dataclass(frozen=True)
+class EnergySpec:
+    e_mac_pj: float
+    e_buffer_read_pj: float    # per 16-bit word
+    e_buffer_write_pj: float
+    e_register_pj: float
+    static_mw: float
+
+
+@dataclass(frozen=True)
+class JpegSpec:
+    encoder_pixels_per_cycle: float
+    encoder_pj_per_pixel: float
+    decoder_pixels_per_cycle: float
+    decoder_pj_per_pixel: float
+    weight_compression: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    array: ArraySpec
+    buffer: BufferSpec
+    dram: DramSpec
+    energy: EnergySpec
+    jpeg: JpegSpec
+    source: str = ""
+
+    @property
+    def clock_hz(self) -> float:
+        return self.array.clock_mhz * 1e6
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram.gbps * 1e9 / self.clock_hz
+
+    @property
+    def feature_words(self) -> int:
+        """16-bit words in one ping-pong half of the feature buffer (all when not double-buffered)."""
+        return int(self.buffer.feature_kib * 1024 // 2 // (2 if self.buffer.double_buffered else 1))
+
+    @property
+    def weight_words(self) -> int:
+        return int(self.buffer.weight_kib * 1024 // 2 // (2 if self.buffer.double_buffered else 1))
+
+
+SECTIONS = {"array": ArraySpec, "buffer": BufferSpec, "dram": DramSpec, "energy": EnergySpec, "jpeg": JpegSpec}
+# keys that may be zero (energies and power); every size, rate and count must be > 0
+MAY_BE_ZERO = {"e_mac_pj", "e_buffer_read_pj", "e_buffer_write_pj", "e_register_pj", "static_mw",
+               "e_access_pj", "encoder_pj_per_pixel", "decoder_pj_per_pixel"}
+
+
+def _field(where: str, key: str, value, typ):
+    if typ == "bool":
+        if not isinstance(value, bool):
+            raise RefimplError(f"{where}: key '{key}' must be true or false, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RefimplError(f"{where}: key '{key}' must be a number, got {value!r}")
+    if typ == "int" and not isinstance(value, int):
+        raise RefimplError(f"{where}: key '{key}' must be an integer, got {value!r}")
+    short = key.split(".")[-1]
+    if value < 0 or (value == 0 and short not in MAY_BE_ZERO):
+        raise RefimplError(f"{where}: key '{key}' must be {'>= 0' if short in MAY_BE_ZERO else '> 0'}, got {value!r}")
+    return value
+
+
+def parse_profile(doc: dict, where: str) -> Profile:
+    """Profile from a parsed TOML document; ``where`` names the file in errors."""
+    known = {"name", "description"} | set(SECTIONS)
+    for key in doc:
+        if key not in known:
+            raise RefimplError(f"{where}: unknown key '{key}'")
+    for key in ("name", "description"):
+        if not isinstance(doc.get(key), str):
+            raise RefimplError(f"{where}: missing key '{key}' (a string)")
+    parts = {}
+    for section, cls in SECTIONS.items():
+        table = doc.get(section)
+        if not isinstance(table, dict):
+            raise RefimplError(f"{where}: missing section [{section}]")
+        names = [f.name for f in fields(cls)]
+        for key in table:
+            if key not in names:
+                raise RefimplError(f"{where}: unknown key '{section}.{key}'")
+        values = {}
+        for f in fields(cls):
+            if f.name not in table:
+                raise RefimplError(f"{where}: missing key '{section}.{f.name}'")
+            values[f.name] = _field(where, f"{section}.{f.name}", table[f.name], f.type)
+        parts[section] = cls(**values)
+    a = parts["array"]
+    if a.rows * a.cols != a.macs:
+        raise RefimplError(f"{where}: key 'array.macs' = {a.macs} but rows x cols = {a.rows * a.cols}")
+    if a.word_bits != 16:
+        raise RefimplError(f"{where}: key 'array.word_bits' = {a.word_bits}; the numeric contract is 16-bit")
+    if parts["jpeg"].weight_compression < 1.0:
+        raise RefimplError(f"{where}: key 'jpeg.weight_compression' must be >= 1.0")
+    return Profile(name=doc["name"], description=doc["description"], source=where, **parts)
+
+
+def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
+    """A shipped profile by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        shipped = resources.files("refimpl") / "profiles" / f"{name_or_path}.toml"
+        if not shipped.is_file():
+            names = sorted(p.name[:-5] for p in (resources.files("refimpl") / "profiles").iterdir()
+                           if p.name.endswith(".toml"))
+            raise RefimplError(f"unknown profile '{name_or_path}' (shipped: {', '.join(names)}; or give a .toml path)")
+        text, where = shipped.read_text(), f"profile {name_or_path}"
+    else:
+        try:
+            text, where = path.read_text(), str(path)
+        except FileNotFoundError:
+            raise RefimplError(f"{path}: no such profile file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RefimplError(f"{path}: unreadable profile ({exc})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RefimplError(f"{where}: not valid TOML ({exc})") from None
+    return parse_profile(doc, where)

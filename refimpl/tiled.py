@@ -1,0 +1,126 @@
+"""Tiled engine: runs conv/fc layers tile by tile in the schedule's order.
+
+Each tile multiplies its input patch by its weight slice exactly (the same
+exact-GEMM and overflow machinery as the fast engine, engine.accumulate) and
+adds to the psums carried from the previous input-channel chunk, so the
+accumulation order is the canonical (in_channel, ky, kx) one and the outputs
+are identical to the fast engine's.  Per tile it counts what the hardware
+spends (cost.mac_tile on the dimensions it actually executed) and, when a
+hook is given, hands the tile's data to it:
+
+    hook(TileData(layer, tile, inputs, weights, psums, outputs, counters))
+      inputs  int16 (N, tk, rows, W + 2*pad)  the padded input patch
+      weights int16 (m, tk, kh, kw)
+      psums   int64 (N, m, rows_out, Wo)      accumulator after this chunk
+      outputs int16 (N, m, rows_out, Wo) on the tile's last chunk, else None
+Counters are per frame.  Pool and LRN run whole on the post-processing unit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cost, engine
+from .errors import RefimplError
+from .layout import as_batch, flatten_chw, im2col, pad_hw
+from .quantize import QLayer, QNetwork
+from .schedule import Tile, choose_tiling, geometry, tiles
+from .spec import LayerSpec, layer_shapes
+
+
+@dataclass
+class TileData:
+    layer: str
+    tile: Tile
+    inputs: np.ndarray
+    weights: np.ndarray
+    psums: np.ndarray
+    outputs: np.ndarray | None
+    counters: object
+
+
+def _as_conv(x, layer: LayerSpec, ql: QLayer):
+    """fc as a 1x1 convolution on (N, Nin, 1, 1)."""
+    if layer.kind == "fc":
+        return flatten_chw(x)[:, :, None, None], ql.weights.reshape(ql.weights.shape + (1, 1))
+    return x, ql.weights
+
+
+def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=None):
+    """One conv/fc layer tile by tile: (int16 output, LayerStats, Counters)."""
+    layer = shape.layer
+    x, w = _as_conv(x, layer, ql)
+    g = geometry(shape)
+    tiling = choose_tiling(shape, profile)
+    n = x.shape[0]
+    xp = pad_hw(x, g.pad)
+    w64, _ = engine._weights64(qnet, ql)
+    w64 = w64.reshape(w.shape[0], g.cg, g.k * g.k)
+    bias = engine.bias_acc(ql)
+    shift = np.asarray(ql.shift)
+    xmax = int(np.abs(x.astype(np.int32)).max()) if x.size else 0
+    out = np.empty((n, w.shape[0], g.ho, g.wo), dtype=np.int16)
+    overflowed = np.zeros((n, w.shape[0], g.ho * g.wo), dtype=bool)
+    saturations = 0
+    counters = cost.Counters()
+    psum = None
+    kk = g.k * g.k
+    # GEMM columns of the whole layer, built once; a tile reads its block of them,
+    # (its input channels x its output pixels), the same values im2col of its patch gives
+    layer_cols = im2col(x, g.k, g.stride, g.pad)                           # (N, C*k*k, Ho*Wo)
+    for t in tiles(shape, tiling):
+        gc0, gc1 = t.c0 - t.group * g.cg, t.c1 - t.group * g.cg          # group-relative input channels
+        py0, py1 = t.y0 * g.stride, (t.y1 - 1) * g.stride + g.k           # padded input rows
+        patch = xp[:, t.c0:t.c1, py0:py1, :]
+        cols = layer_cols[:, t.c0 * kk:t.c1 * kk, t.y0 * g.wo:t.y1 * g.wo]  # (N, tk*k*k, rows_out*Wo)
+        wt = w[t.m0:t.m1, gc0:gc1]
+        wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
+        l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
+        init = bias[t.m0:t.m1] if t.first_chunk else psum
+        psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql, "output channel", t.m0)
+        pix = slice(t.y0 * g.wo, t.y1 * g.wo)
+        overflowed[on, om + t.m0, op + pix.start] = True
+        y_tile = None
+        if t.last_chunk:
+            s = shift if shift.ndim == 0 else shift[t.m0:t.m1].reshape(1, -1, 1)
+            y_tile, sat = engine.fx.requantize(psum, s, ql.rounding, ql.relu)
+            saturations += sat
+            y_tile = y_tile.reshape(n, t.m1 - t.m0, t.y1 - t.y0, g.wo)
+            out[:, t.m0:t.m1, t.y0:t.y1] = y_tile
+        # what this tile moved, from the arrays it executed (padding is generated, not loaded)
+        real_rows = max(0, min(py1, g.pad + g.h) - max(py0, g.pad))
+        c = cost.mac_tile(wt.shape[0], cols.shape[2], cols.shape[1], patch.shape[1] * real_rows * g.w,
+                          wt.size if t.load_weights else 0, (y_tile[0].size if y_tile is not None else 0),
+                          t.first_chunk, t.last_chunk, t.index == 0, profile)
+        counters += c
+        if hook is not None:
+            hook(TileData(layer.name, t, patch, wt, psum.reshape(n, -1, t.y1 - t.y0, g.wo), y_tile, c))
+    stats = engine.LayerStats(int(np.count_nonzero(overflowed)), saturations, out.size)
+    if layer.kind == "fc":
+        out = out.reshape(n, -1, 1, 1)
+    return out, stats, counters
+
+
+def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=None) -> list:
+    """Like engine.run, tile by tile; each LayerResult carries its per-frame counters."""
+    spec = qnet.spec
+    xb, _ = as_batch(np.asarray(x))
+    if xb.dtype != np.int16 or tuple(xb.shape[1:]) != tuple(spec.input_shape):
+        raise RefimplError(f"network {spec.name}: input must be int16 {tuple(spec.input_shape)} per frame, "
+                           f"got {xb.dtype} {tuple(xb.shape[1:])}")
+    shapes = layer_shapes(spec)
+    acts = {"input": xb}
+    results = []
+    for i, layer in enumerate(spec.until(until)):
+        ql, shape = qnet.layers[i], shapes[i]
+        src = acts[spec.sources(i)[0]]
+        if layer.weighted:
+            engine._check_params(layer, ql, shape.in_shape, shape.weight_shape)
+            y, stats, counters = mac_layer(src, shape, ql, profile, qnet, hook)
+        else:
+            y, stats = engine.run_layer(layer, ql, src, qnet)
+            counters = cost.post_layer(shape, profile, len(spec.sources(i)))
+        acts[layer.name] = y
+        results.append(engine.LayerResult(layer.name, layer.kind, src, y, stats, counters))
+    return results
