@@ -232,7 +232,10 @@ def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
     shapes = {s.layer.name: s for s in layer_shapes(spec)}
     acts = {"input": xb}
     results = []
-    for i, layer in enumerate(spec.until(until)):
+    layers = spec.until(until)
+    if len(layers) > len(qnet.layers):
+        raise RefimplError(f"network {spec.name}: quantized only up to {qnet.layers[-1].name}, asked for {layers[-1].name}")
+    for i, layer in enumerate(layers):
         ql = qnet.layers[i]
         src = acts[spec.sources(i)[0]]
         if layer.weighted:

@@ -142,14 +142,15 @@ def pixels_to_float(pixels: np.ndarray, spec: NetworkSpec) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- parameters
-def synthetic_params(spec: NetworkSpec, seed: int = 0) -> dict:
+def synthetic_params(spec: NetworkSpec, seed: int = 0, until: str | None = None) -> dict:
     """Deterministic float weights: He-normal (He et al., ICCV 2015:
     std = sqrt(2 / fan_in), fan_in = Cin/groups * kh * kw or Nin; unit normals
     drawn in float32 for speed), biases N(0, SYNTH_BIAS_STD**2).  Same seed,
-    same arrays on every machine."""
+    same arrays on every machine; ``until`` draws only the layers up to it,
+    which are the same arrays as in the full draw."""
     rng = np.random.default_rng(seed)
     params = {}
-    for s in layer_shapes(spec):
+    for s in layer_shapes(spec)[:len(spec.until(until))]:      # one stream: a prefix is the same
         if not s.weight_shape:
             continue
         std = math.sqrt(2.0 / s.reduction)
@@ -248,18 +249,22 @@ def check_supported(spec: NetworkSpec):
 # ---------------------------------------------------------------- whole network
 def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, *, per_channel: bool = False,
                      bias_bits: int = 16, acc_bits: int = fx.DEFAULT_ACC_BITS,
-                     overflow: str = fx.DEFAULT_OVERFLOW, rounding: str = fx.DEFAULT_ROUNDING) -> QNetwork:
-    """Integer network from float params and calibration frames uint8 (N, 3, H, W)."""
+                     overflow: str = fx.DEFAULT_OVERFLOW, rounding: str = fx.DEFAULT_ROUNDING,
+                     until: str | None = None) -> QNetwork:
+    """Integer network from float params and calibration frames uint8 (N, 3, H, W).
+
+    ``until`` quantizes only the layers up to it (the QNetwork then holds that prefix).
+    """
     check_supported(spec)
     fx.check_acc_bits(acc_bits)
     fx.check_overflow(overflow)
     fx.check_rounding(rounding)
     if bias_bits not in (16, 32):
         raise RefimplError(f"bias_bits {bias_bits} must be 16 or 32")
-    acts = float_forward(spec, params, pixels_to_float(as_batch(calib_pixels)[0], spec))
+    acts = float_forward(spec, params, pixels_to_float(as_batch(calib_pixels)[0], spec), until)
     out_frac = {"input": spec.input_frac}
     layers = []
-    for i, layer in enumerate(spec.layers):
+    for i, layer in enumerate(spec.until(until)):
         in_frac = out_frac[spec.sources(i)[0]]
         common = dict(name=layer.name, kind=layer.kind, in_frac=in_frac, acc_bits=acc_bits,
                       overflow=overflow, rounding=rounding, relu=layer.relu)

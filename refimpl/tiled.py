@@ -112,7 +112,10 @@ def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=N
     shapes = layer_shapes(spec)
     acts = {"input": xb}
     results = []
-    for i, layer in enumerate(spec.until(until)):
+    layers = spec.until(until)
+    if len(layers) > len(qnet.layers):
+        raise RefimplError(f"network {spec.name}: quantized only up to {qnet.layers[-1].name}, asked for {layers[-1].name}")
+    for i, layer in enumerate(layers):
         ql, shape = qnet.layers[i], shapes[i]
         src = acts[spec.sources(i)[0]]
         if layer.weighted:
