@@ -219,22 +219,29 @@ def run_layer(layer: LayerSpec, ql: QLayer, x: np.ndarray, qnet: QNetwork | None
     raise RefimplError(f"layer {layer.name} ({layer.kind}): the bit-exact engine runs {', '.join(ENGINE_KINDS)}")
 
 
+def checked_input(qnet: QNetwork, x: np.ndarray, until: str | None) -> tuple:
+    """(x as int16 (N, 3, H, W), the layers to run) or a RefimplError naming what is wrong."""
+    spec = qnet.spec
+    xb, _ = as_batch(np.asarray(x))
+    if xb.dtype != np.int16 or tuple(xb.shape[1:]) != tuple(spec.input_shape):
+        raise RefimplError(f"network {spec.name}: input must be int16 {tuple(spec.input_shape)} per frame, "
+                           f"got {xb.dtype} {tuple(xb.shape[1:])}")
+    layers = spec.until(until)
+    if len(layers) > len(qnet.layers):
+        raise RefimplError(f"network {spec.name}: quantized only up to {qnet.layers[-1].name}, asked for {layers[-1].name}")
+    return xb, layers
+
+
 def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
     """Run the network on int16 input (3, H, W) or (N, 3, H, W) up to ``until``.
 
     Returns [LayerResult] in layer order; every tensor is (N, C, H, W).
     """
     spec = qnet.spec
-    xb, _ = as_batch(np.asarray(x))
-    if xb.dtype != np.int16 or tuple(xb.shape[1:]) != tuple(spec.input_shape):
-        raise RefimplError(f"network {spec.name}: input must be int16 {tuple(spec.input_shape)} per frame, "
-                           f"got {xb.dtype} {tuple(xb.shape[1:])}")
+    xb, layers = checked_input(qnet, x, until)
     shapes = {s.layer.name: s for s in layer_shapes(spec)}
     acts = {"input": xb}
     results = []
-    layers = spec.until(until)
-    if len(layers) > len(qnet.layers):
-        raise RefimplError(f"network {spec.name}: quantized only up to {qnet.layers[-1].name}, asked for {layers[-1].name}")
     for i, layer in enumerate(layers):
         ql = qnet.layers[i]
         src = acts[spec.sources(i)[0]]

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cost, engine
-from .errors import RefimplError
-from .layout import as_batch, flatten_chw, im2col, pad_hw
+from .layout import flatten_chw, im2col, pad_hw
 from .quantize import QLayer, QNetwork
 from .schedule import Tile, choose_tiling, geometry, tiles
 from .spec import LayerSpec, layer_shapes
@@ -105,16 +104,10 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
 def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=None) -> list:
     """Like engine.run, tile by tile; each LayerResult carries its per-frame counters."""
     spec = qnet.spec
-    xb, _ = as_batch(np.asarray(x))
-    if xb.dtype != np.int16 or tuple(xb.shape[1:]) != tuple(spec.input_shape):
-        raise RefimplError(f"network {spec.name}: input must be int16 {tuple(spec.input_shape)} per frame, "
-                           f"got {xb.dtype} {tuple(xb.shape[1:])}")
+    xb, layers = engine.checked_input(qnet, x, until)
     shapes = layer_shapes(spec)
     acts = {"input": xb}
     results = []
-    layers = spec.until(until)
-    if len(layers) > len(qnet.layers):
-        raise RefimplError(f"network {spec.name}: quantized only up to {qnet.layers[-1].name}, asked for {layers[-1].name}")
     for i, layer in enumerate(layers):
         ql, shape = qnet.layers[i], shapes[i]
         src = acts[spec.sources(i)[0]]

@@ -9,7 +9,7 @@ from refimpl import cost, engine, image, networks, quantize, tiled
 from refimpl.profile import load_profile, parse_profile
 from refimpl.quantize import QLayer
 from refimpl.schedule import choose_tiling, tiles
-from refimpl.spec import LayerShape, LayerSpec, NetworkSpec, layer_shapes
+from refimpl.spec import LayerSpec, NetworkSpec, layer_shapes
 
 from test_profile import PAPER_DOC
 
