@@ -79,9 +79,10 @@ def cmd_run(args) -> int:
     if args.weights:
         params = quantize.load_params(args.weights, spec)
     else:
-        params = quantize.synthetic_params(spec, args.seed)
+        params = quantize.synthetic_params(spec, args.seed, until=args.until)
     qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
-                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
+                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
+                                     until=args.until)
     x = quantize.pixels_to_int(pixels, spec)
     if prof is None:
         results = engine.run(qnet, x, until=args.until)
@@ -102,12 +103,29 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _add_jpeg(sub):
+    p = sub.add_parser("jpeg", help="baseline JPEG codec: encode IN OUT -q Q ... | decode IN OUT",
+                       add_help=False)
+    p.add_argument("action", help="encode or decode")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of 'refimpl jpeg ACTION' (-h for help)")
+    p.set_defaults(func=cmd_jpeg)
+
+
+def cmd_jpeg(args) -> int:
+    from .jpeg.cli import decode_main, encode_main
+
+    if args.action not in ("encode", "decode"):
+        raise RefimplError(f"refimpl jpeg: unknown action '{args.action}' (choose from: encode, decode)")
+    return (encode_main if args.action == "encode" else decode_main)(args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine")
     ap.add_argument("--version", action="version", version=f"refimpl {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_run(sub)
     _add_cost(sub)
+    _add_jpeg(sub)
     return ap
 
 

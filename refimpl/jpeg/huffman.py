@@ -1,0 +1,915 @@
+"""Huffman entropy coding of 8x8 coefficient blocks (T.81 Annex C, F.1.2, F.2.2).
+
+Encoder pipeline (all vectorised, no Python loop per coefficient)
+-----------------------------------------------------------------
+1. :func:`run_length_symbols`: DC differences (F.1.2.1) and the run/size
+   symbols of the AC coefficients (F.1.2.2), with ZRL (0xF0) for runs of 16
+   zeros and EOB (0x00), in emission order.
+2. :func:`assign_codes`: look up each symbol's Huffman code (Annex C).
+3. :func:`pack_bits`: concatenate codes and appended magnitude bits, MSB
+   first (F.1.2.3), padding each entropy-coded segment with 1-bits to a byte
+   boundary (F.1.2.3, libjpeg ``flush_bits``).
+4. :func:`stuff_bytes`: insert 0x00 after every 0xFF (F.1.2.3); restart
+   markers RSTm (m = 0..7 cycling) go between segments (F.1.1.5).
+
+Huffman tables come either from a DHT specification (:class:`HuffmanTable`)
+or from symbol counts with libjpeg's ``jpeg_gen_optimal_table``
+(:func:`optimal_table`, T.81 K.2).
+
+Decoder
+-------
+:func:`decode_scan` evaluates, vectorised over every bit position of the
+scan, what a DC or AC decode starting there would consume (16-bit window
+lookup, T.81 F.2.2.3 in table form) and then follows the chain of positions
+in a tight Python loop that indexes memoryviews of those arrays (plain
+Python ints, no per-element NumPy scalars); the coefficient values are then
+extracted vectorised at the visited positions.
+
+Bit-width notes: a Huffman code has at most 16 bits and the appended
+magnitude at most 15 bits (size categories 0..15), so one code plus its
+magnitude bits fits in 31 bits; placing it at any bit offset inside a 32-bit
+word needs at most 31 + 31 = 62 bits of a uint64.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .errors import JpegError
+from .tables import BLOCK_SIZE, HuffmanSpec
+
+__all__ = [
+    "HuffmanTable",
+    "cached_table",
+    "optimal_table",
+    "magnitude_category",
+    "Symbols",
+    "run_length_symbols",
+    "symbol_frequencies",
+    "assign_codes",
+    "pack_bits",
+    "stuff_bytes",
+    "unstuff_bytes",
+    "encode_segments",
+    "ScanRecords",
+    "decode_scan",
+]
+
+MAX_CODE_LENGTH = 16  # T.81 C.2: Huffman codes are 1..16 bits
+MAX_CATEGORY = 15  # largest size category a symbol's low nibble can hold
+MAX_DC_SYMBOL = 15  # jdhuff.c/jchuff.c: DC symbols 0..15 in lossy mode
+ZRL = 0xF0  # T.81 F.1.2.2.1: run of 16 zeros
+EOB = 0x00  # T.81 F.1.2.2.1: end of block
+LOOKUP_BITS = 16  # decoder window: every code fits in 16 bits
+LAST_AC = BLOCK_SIZE - 1  # zig-zag index 63
+BAD_CODE_STEP = BLOCK_SIZE  # "k" increment that ends a block (EOB, bad code)
+SINK_PAD = 32  # a symbol advances at most 16 + 15 = 31 bits past its start
+
+
+class HuffmanTable:
+    """A Huffman table with its encoding and decoding look-up arrays.
+
+    Parameters
+    ----------
+    spec : HuffmanSpec
+        BITS (16 counts) and HUFFVAL (symbols) as in a DHT segment.
+    is_dc : bool
+        DC tables may only hold symbols 0..15 (as libjpeg requires).
+
+    Attributes
+    ----------
+    spec : HuffmanSpec
+    is_dc : bool
+    codes : ndarray, shape (256,), dtype uint32
+        Code of each symbol (EHUFCO of T.81 C.3); 0 where absent.
+    lengths : ndarray, shape (256,), dtype uint8
+        Code length of each symbol (EHUFSI); 0 means "no code".
+    lookup_length : ndarray, shape (65536,), dtype uint8
+        For a 16-bit window starting with a code, that code's length;
+        0 where the window starts with no valid code.
+    lookup_symbol : ndarray, shape (65536,), dtype uint8
+        The symbol decoded from the window (0 where invalid).
+    advance : ndarray, shape (65536,), dtype int8
+        Bits consumed by the window's symbol plus its magnitude bits
+        (``length + size``, size = the DC symbol or the AC symbol's low
+        nibble); 1 for an invalid window, so that a decoder walking a corrupt
+        stream always moves forward.
+    kstep : ndarray, shape (65536,), dtype int8
+        AC decoding: zig-zag index increment of the window's symbol:
+        ``run + 1`` for a coefficient, 16 for ZRL, 64 (ends the block) for
+        EOB, for any other symbol of size 0 (libjpeg treats those as EOB)
+        and for invalid windows.
+
+    Raises
+    ------
+    JpegError
+        For counts that overrun 256 symbols or do not form a prefix code
+        with a spare all-ones code (libjpeg's JERR_BAD_HUFF_TABLE), for a
+        symbol list of the wrong length, out-of-range or repeated symbols.
+
+    Notes
+    -----
+    Canonical codes (T.81 C.2) enumerated in order cover consecutive
+    16-bit window ranges starting at 0: each code of length L owns
+    ``2**(16 - L)`` windows right after those of the previous code.  So the
+    decoding tables are per-code values repeated by those counts; the
+    windows after the last code (the reserved all-ones region) are invalid.
+    """
+
+    def __init__(self, spec: HuffmanSpec, is_dc: bool):
+        bits = [int(b) for b in spec.bits]
+        values = [int(v) for v in spec.values]
+        kind = "DC" if is_dc else "AC"
+        if len(bits) != MAX_CODE_LENGTH or min(bits) < 0 or sum(bits) > 256:
+            raise JpegError(f"bad {kind} Huffman table: invalid BITS counts")
+        if len(values) != sum(bits):
+            raise JpegError(f"bad {kind} Huffman table: {len(values)} symbols "
+                            f"for {sum(bits)} codes")
+        limit = MAX_DC_SYMBOL if is_dc else 255
+        if any(v < 0 or v > limit for v in values) or len(set(values)) != len(values):
+            raise JpegError(f"bad {kind} Huffman table: symbols out of range "
+                            "or repeated")
+        self.spec = HuffmanSpec(tuple(bits), tuple(values))
+        self.is_dc = is_dc
+        sizes, codes = _canonical_codes(bits, kind)
+        self.codes = np.zeros(256, dtype=np.uint32)
+        self.lengths = np.zeros(256, dtype=np.uint8)
+        self.codes[values] = codes
+        self.lengths[values] = sizes
+        # Decoding tables: per-code values repeated over the code's windows.
+        symbols = np.asarray(values, dtype=np.int32)
+        spread = np.int64(1) << (LOOKUP_BITS - sizes.astype(np.int64))
+        category = symbols if is_dc else symbols & 0x0F
+        run = symbols >> 4
+        step = np.where(category > 0, run + 1, BAD_CODE_STEP)
+        step[symbols == ZRL] = 16
+        if is_dc:
+            step[:] = BAD_CODE_STEP
+        self.lookup_length = _spread(sizes, spread, 0, np.uint8)
+        self.lookup_symbol = _spread(symbols, spread, 0, np.uint8)
+        self.advance = _spread(sizes + category, spread, 1, np.int8)  # <= 31
+        self.kstep = _spread(step, spread, BAD_CODE_STEP, np.int8)
+        for table in (self.codes, self.lengths, self.lookup_length,
+                      self.lookup_symbol, self.advance, self.kstep):
+            table.setflags(write=False)
+
+    def __eq__(self, other):
+        return (isinstance(other, HuffmanTable) and self.spec == other.spec
+                and self.is_dc == other.is_dc)
+
+    def __hash__(self):
+        return hash((self.spec, self.is_dc))
+
+    def __repr__(self):
+        kind = "DC" if self.is_dc else "AC"
+        return f"HuffmanTable({kind}, {len(self.spec.values)} symbols)"
+
+
+def _spread(per_code: np.ndarray, spread: np.ndarray, invalid: int,
+            dtype) -> np.ndarray:
+    """65536-entry window table: ``per_code[i]`` over code i's windows."""
+    table = np.full(1 << LOOKUP_BITS, invalid, dtype=dtype)
+    covered = int(spread.sum())
+    table[:covered] = np.repeat(np.asarray(per_code).astype(dtype), spread)
+    return table
+
+
+@functools.lru_cache(maxsize=32)
+def cached_table(spec: HuffmanSpec, is_dc: bool) -> HuffmanTable:
+    """:class:`HuffmanTable` for a specification, memoised (tables are
+    immutable; the standard ones recur in nearly every file)."""
+    return HuffmanTable(spec, is_dc)
+
+
+def _canonical_codes(bits: Sequence[int], kind: str):
+    """Code sizes and codes in HUFFVAL order (T.81 Figures C.1 and C.2)."""
+    sizes = np.repeat(np.arange(1, MAX_CODE_LENGTH + 1), bits)
+    codes = np.empty(len(sizes), dtype=np.uint32)
+    code, p = 0, 0
+    for length, count in enumerate(bits, start=1):
+        codes[p:p + count] = np.arange(code, code + count, dtype=np.uint32)
+        code += count
+        p += count
+        # libjpeg (jpeg_make_[cd]_derived_tbl): the next code must still fit
+        # in `length` bits, so that no code is all ones.
+        if count and code >= (1 << length):
+            raise JpegError(f"bad {kind} Huffman table: code lengths "
+                            "over-subscribe the code space")
+        code <<= 1  # next length: append a 0 bit
+    return sizes.astype(np.uint8), codes
+
+
+def optimal_table(freq: np.ndarray, is_dc: bool) -> HuffmanTable:
+    """Optimal Huffman table for symbol counts, as libjpeg builds it.
+
+    Follows ``jpeg_gen_optimal_table`` (jchuff.c), which implements T.81 K.2:
+    a pseudo-symbol 256 with count 1 reserves the all-ones code; Huffman's
+    merge takes the two smallest counts, on ties the higher-numbered
+    symbols; lengths over 16 are folded back as in Figure K.3; symbols are
+    listed by code length, then by symbol value.
+
+    Parameters
+    ----------
+    freq : ndarray, shape (256,), integer
+        Number of times each symbol occurs (non-negative).
+    is_dc : bool
+
+    Returns
+    -------
+    HuffmanTable
+    """
+    freq = [int(f) for f in np.asarray(freq).reshape(256)] + [1]  # + symbol 256
+    symbols = [i for i, f in enumerate(freq) if f]
+    counts = [freq[i] for i in symbols]
+    n = len(symbols)
+    merged = float("inf")  # libjpeg uses 1000000001 for "already merged"
+    codesize = [0] * n
+    others = [-1] * n  # next symbol in the same branch of the tree
+    while True:
+        # Two smallest counts; ties go to the larger index, as in libjpeg's
+        # "<=" scan over the grouped non-zero symbols.
+        v1 = min(counts)
+        c1 = n - 1 - counts[::-1].index(v1)
+        counts[c1] = merged
+        v2 = min(counts)
+        if v2 == merged:
+            break
+        c2 = n - 1 - counts[::-1].index(v2)
+        counts[c1] = v1 + v2
+        counts[c2] = merged
+        for start in (c1, c2):  # lengthen every code in both branches
+            node = start
+            codesize[node] += 1
+            while others[node] >= 0:
+                node = others[node]
+                codesize[node] += 1
+            if start == c1:
+                others[node] = c2  # chain c2's branch onto c1's
+    bits = _limit_code_lengths(codesize)
+    order = sorted(range(n - 1), key=lambda i: (codesize[i], symbols[i]))
+    values = tuple(symbols[i] for i in order)  # symbol 256 (last) dropped
+    return HuffmanTable(HuffmanSpec(tuple(bits[1:MAX_CODE_LENGTH + 1]), values),
+                        is_dc)
+
+
+def _limit_code_lengths(codesize: Sequence[int]) -> list[int]:
+    """BITS after T.81 Figure K.3 (Adjust_BITS) and removing symbol 256."""
+    max_len = max(32, max(codesize))
+    bits = [0] * (max_len + 2)
+    for size in codesize:
+        bits[size] += 1
+    for i in range(max_len, MAX_CODE_LENGTH, -1):
+        while bits[i] > 0:
+            j = i - 2  # find the longest shorter length still in use
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2  # two symbols leave length i ...
+            bits[i - 1] += 1  # ... one moves up to i - 1 ...
+            bits[j + 1] += 2  # ... and a length-j code becomes a prefix of 2
+            bits[j] -= 1
+    i = MAX_CODE_LENGTH
+    while bits[i] == 0:  # remove the pseudo-symbol from the longest length
+        i -= 1
+    bits[i] -= 1
+    return bits
+
+
+# Size category (T.81 Tables F.1 and F.2) of every magnitude 0..32768.
+_CATEGORY = np.zeros(32769, dtype=np.uint8)
+for _c in range(1, 17):
+    _CATEGORY[1 << (_c - 1):min(1 << _c, 32769)] = _c
+_CATEGORY.setflags(write=False)
+
+
+def magnitude_category(values: np.ndarray) -> np.ndarray:
+    """Size category SSSS of T.81 Tables F.1/F.2: bits in ``|value|``.
+
+    Parameters
+    ----------
+    values : ndarray, integer, |values| <= 32768
+
+    Returns
+    -------
+    ndarray, same shape, dtype uint8 (0 for value 0)
+    """
+    return _CATEGORY[np.abs(np.asarray(values, dtype=np.int64))]
+
+
+def _magnitude_bits(values: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Appended bits (F.1.2.1): value if positive, else value - 1, in size bits.
+
+    ``values``: int32 array; ``size``: its categories.  Returns uint32.
+    """
+    v = values + (values >> 31)  # v - 1 for negative v (arithmetic shift)
+    return (v & ((1 << size.astype(np.int32)) - 1)).astype(np.uint32)
+
+
+class Symbols(NamedTuple):
+    """Entropy-coding symbols of a sequence of blocks, in emission order.
+
+    Attributes (all shape (T,))
+    ---------------------------
+    block : ndarray, int64
+        Index of the block (in scan order) the symbol belongs to.
+    component : ndarray, int64
+        Position of that block's component in the scan (0..comps-1).
+    is_dc : ndarray, bool
+        True for the DC difference symbol of a block.
+    symbol : ndarray, uint8
+        DC: size category of the difference; AC: ``run << 4 | size``,
+        0xF0 = ZRL, 0x00 = EOB.
+    extra : ndarray, uint32
+        The appended magnitude bits (0 for ZRL/EOB).
+    extra_length : ndarray, uint8
+        Number of appended bits (the size category).
+    """
+
+    block: np.ndarray
+    component: np.ndarray
+    is_dc: np.ndarray
+    symbol: np.ndarray
+    extra: np.ndarray
+    extra_length: np.ndarray
+
+
+def _dc_predictions(dc: np.ndarray, block_component: np.ndarray,
+                    blocks_per_mcu: int, restart_interval: int) -> np.ndarray:
+    """Predictor of each block's DC: the previous DC of the same component.
+
+    Reset to 0 at the start of the scan and of every restart interval
+    (T.81 F.1.1.5.1 / F.1.2.1.1).  ``block_component`` must repeat with
+    period ``blocks_per_mcu``, each component's blocks being consecutive.
+    """
+    n = len(dc)
+    if blocks_per_mcu == 1 and not restart_interval:  # one component, no RST
+        pred = np.empty_like(dc)
+        pred[1:] = dc[:-1]
+        pred[:1] = 0
+        return pred
+    pattern = block_component[:blocks_per_mcu]
+    pos = np.arange(n) % blocks_per_mcu
+    mcu = np.arange(n) // blocks_per_mcu
+    first = np.ones(blocks_per_mcu, dtype=bool)
+    first[1:] = pattern[1:] != pattern[:-1]  # first block of its component
+    count = np.bincount(pattern, minlength=pattern.max() + 1)[pattern]
+    back = np.where(first, blocks_per_mcu - count + 1, 1)[pos]
+    starts_interval = mcu == 0
+    if restart_interval:
+        starts_interval = mcu % restart_interval == 0
+    reset = first[pos] & starts_interval
+    prev = np.where(reset, 0, np.arange(n) - back)
+    return np.where(reset, 0, dc[np.maximum(prev, 0)])
+
+
+def run_length_symbols(zigzag: np.ndarray, block_component: np.ndarray | None = None,
+                       blocks_per_mcu: int = 1,
+                       restart_interval: int = 0) -> Symbols:
+    """DC-difference and AC run/size symbols of blocks, in emission order.
+
+    Parameters
+    ----------
+    zigzag : ndarray, shape (N, 64), integer (values within int16)
+        Quantized coefficients in zig-zag order, blocks in scan order
+        (MCU by MCU; inside an MCU the blocks of each component together).
+    block_component : ndarray, shape (N,), integer, optional
+        Scan component of each block; default all 0.
+    blocks_per_mcu : int
+        Blocks in one MCU (the pattern of ``block_component``'s period).
+    restart_interval : int
+        MCUs per restart interval (0 = none); DC prediction restarts.
+
+    Returns
+    -------
+    Symbols
+
+    Raises
+    ------
+    JpegError
+        If an AC value or DC difference needs more than 15 magnitude bits.
+    """
+    zz = np.asarray(zigzag)
+    n = zz.shape[0]
+    if block_component is None:
+        block_component = np.zeros(n, dtype=np.int64)
+    block_component = np.asarray(block_component, dtype=np.int64)
+    block_ids = np.arange(n)
+    # DC differences (F.1.2.1).
+    dc = zz[:, 0].astype(np.int32)
+    dc_diff = dc - _dc_predictions(dc, block_component, blocks_per_mcu,
+                                   restart_interval)
+    if n and np.abs(dc_diff).max() >= (1 << MAX_CATEGORY):
+        raise JpegError("DC difference out of range (needs more than 15 bits)")
+    dc_size = _CATEGORY[np.abs(dc_diff)]
+    # Non-zero AC coefficients, block-major then zig-zag order:
+    # flat = 64 * block + k.
+    nonzero = zz != 0
+    nonzero[:, 0] = False
+    flat = np.flatnonzero(nonzero)
+    nz_block = flat >> 6  # BLOCK_SIZE == 2**6
+    nz_value = zz.reshape(-1)[flat].astype(np.int32)
+    nz_abs = np.abs(nz_value)
+    if len(flat) and nz_abs.max() >= (1 << MAX_CATEGORY):
+        raise JpegError("AC coefficient out of range (needs more than 15 bits)")
+    nz_size = _CATEGORY[nz_abs]
+    # Zero run before each non-zero coefficient (F.1.2.2.1): the distance to
+    # the previous non-zero of the block, or to the DC (flat & ~63).
+    previous = np.empty_like(flat)
+    previous[1:] = flat[:-1]
+    previous[:1] = 0
+    run = flat - np.maximum(previous, flat & ~(BLOCK_SIZE - 1)) - 1
+    n_zrl = run >> 4  # each full run of 16 zeros is one ZRL symbol
+    ac_symbol = (((run & 15) << 4) | nz_size).astype(np.uint8)
+    # EOB unless coefficient 63 is non-zero.
+    has_eob = zz[:, LAST_AC] == 0
+    # Item slots: per block DC, then (ZRL*, AC) per non-zero, then EOB.
+    # Before an AC item: the DC items of blocks <= b, the EOBs of blocks < b,
+    # and the ZRL/AC items of all earlier non-zeros and its own ZRLs.
+    has_zrl = bool(n_zrl.any())
+    weight = n_zrl + 1  # items per non-zero coefficient
+    cum_weight = np.cumsum(weight)
+    eob_before = np.cumsum(has_eob) - has_eob
+    ac_slot = nz_block + eob_before[nz_block] + cum_weight
+    per_block = np.bincount(nz_block, weights=weight if has_zrl else None,
+                            minlength=n).astype(np.int64)
+    dc_slot = block_ids + (np.cumsum(per_block) - per_block) + eob_before
+    total = n + int(cum_weight[-1] if len(flat) else 0) + int(has_eob.sum())
+    symbol = np.full(total, EOB, dtype=np.uint8)  # DC, AC, ZRL overwrite
+    extra = np.zeros(total, dtype=np.uint32)
+    extra_length = np.zeros(total, dtype=np.uint8)
+    is_dc = np.zeros(total, dtype=bool)
+    symbol[dc_slot] = dc_size
+    extra[dc_slot] = _magnitude_bits(dc_diff, dc_size)
+    extra_length[dc_slot] = dc_size
+    is_dc[dc_slot] = True
+    symbol[ac_slot] = ac_symbol
+    extra[ac_slot] = _magnitude_bits(nz_value, nz_size)
+    extra_length[ac_slot] = nz_size
+    if has_zrl:  # ZRL items just before their coefficient
+        owner = np.repeat(np.arange(len(flat)), n_zrl)
+        nth = np.arange(len(owner)) - np.repeat(np.cumsum(n_zrl) - n_zrl, n_zrl)
+        symbol[ac_slot[owner] - n_zrl[owner] + nth] = ZRL
+    # Items are in block order and each block starts with its DC item.
+    block = np.cumsum(is_dc) - 1
+    if blocks_per_mcu == 1 and n:  # one component: skip the gather
+        component = np.full(total, block_component[0], dtype=np.int64)
+    else:
+        component = block_component[block]
+    return Symbols(block, component, is_dc, symbol, extra, extra_length)
+
+
+def symbol_frequencies(symbols: Symbols, n_components: int):
+    """Count DC and AC symbols per scan component (libjpeg's gather pass).
+
+    Parameters
+    ----------
+    symbols : Symbols
+    n_components : int
+
+    Returns
+    -------
+    (dc_freq, ac_freq) : tuple of ndarray, each shape (n_components, 256),
+        dtype int64
+    """
+    key = symbols.component * 256 + symbols.symbol.astype(np.int64)
+    size = n_components * 256
+    dc = np.bincount(key[symbols.is_dc], minlength=size)
+    ac = np.bincount(key[~symbols.is_dc], minlength=size)
+    return dc.reshape(n_components, 256), ac.reshape(n_components, 256)
+
+
+def assign_codes(symbols: Symbols, dc_tables: Sequence[HuffmanTable],
+                 ac_tables: Sequence[HuffmanTable]):
+    """Huffman code and code length of every symbol (T.81 C.3 EHUFCO/EHUFSI).
+
+    Parameters
+    ----------
+    symbols : Symbols
+    dc_tables, ac_tables : sequence of HuffmanTable
+        Table of each scan component (index = ``symbols.component``).
+
+    Returns
+    -------
+    (code, code_length) : tuple of ndarray, each shape (T,);
+        dtype uint32 and uint8.
+
+    Raises
+    ------
+    JpegError
+        If a symbol has no code in its table (libjpeg: JERR_HUFF_MISSING_CODE).
+    """
+    comps = len(dc_tables)
+    codes = np.concatenate([t.codes for t in dc_tables]
+                           + [t.codes for t in ac_tables])
+    lengths = np.concatenate([t.lengths for t in dc_tables]
+                             + [t.lengths for t in ac_tables])
+    if comps == 1:
+        index = np.where(symbols.is_dc, 0, 256) + symbols.symbol
+    else:
+        table = np.where(symbols.is_dc, symbols.component,
+                         comps + symbols.component)
+        index = table * 256 + symbols.symbol
+    code = codes[index]
+    code_length = lengths[index]
+    if len(code_length) and not code_length.all():
+        bad = int(np.argmin(code_length))
+        kind = "DC" if symbols.is_dc[bad] else "AC"
+        raise JpegError(f"no Huffman code for {kind} symbol "
+                        f"0x{int(symbols.symbol[bad]):02X} in the table")
+    return code, code_length
+
+
+def pack_bits(values: np.ndarray, lengths: np.ndarray,
+              segment_starts: Sequence[int] = (0,)):
+    """Concatenate variable-length bit strings, MSB first, in segments.
+
+    Parameters
+    ----------
+    values : ndarray, shape (T,), unsigned integer
+        Each item's bits, right-aligned (``value < 2**length``).
+    lengths : ndarray, shape (T,), integer, each 1..31
+    segment_starts : sequence of int
+        Item index at which each entropy-coded segment starts (first 0).
+        Every segment is padded with 1-bits to a whole byte (T.81 F.1.2.3).
+
+    Returns
+    -------
+    (data, segment_ends) : tuple
+        ``data``: ndarray, shape (B,), dtype uint8, the unstuffed bytes of
+        all segments; ``segment_ends``: ndarray, shape (S,), int64, the byte
+        offset just past each segment.
+    """
+    values = np.asarray(values, dtype=np.uint64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.asarray(segment_starts, dtype=np.int64)
+    n = len(values)
+    bounds = np.append(starts, n)
+    cum_end = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=cum_end[1:])
+    cum = cum_end[:-1]  # bit offset of each item, ignoring padding
+    seg_bits = cum_end[bounds[1:]] - cum_end[bounds[:-1]]
+    seg_bytes = (seg_bits + 7) >> 3  # whole bytes per padded segment
+    seg_end_byte = np.cumsum(seg_bytes)
+    seg_start_bit = (seg_end_byte - seg_bytes) << 3
+    if len(starts) == 1:
+        pos = cum
+    else:  # shift each segment to its byte-aligned start
+        seg_of_item = np.repeat(np.arange(len(starts)), np.diff(bounds))
+        pos = cum + (seg_start_bit - cum_end[bounds[:-1]])[seg_of_item]
+    # 1-bit padding items at the end of each segment.
+    pad = (seg_bytes << 3) - seg_bits
+    has_pad = pad > 0
+    pad_pos = (seg_start_bit + seg_bits)[has_pad]
+    pad_len = pad[has_pad]
+    pos = np.concatenate([pos, pad_pos])
+    lengths = np.concatenate([lengths, pad_len])
+    values = np.concatenate([values, (np.uint64(1) << pad_len.astype(np.uint64))
+                             - np.uint64(1)])
+    total_bytes = int(seg_end_byte[-1]) if len(seg_end_byte) else 0
+    return _scatter_bits(pos, values, lengths, total_bytes), seg_end_byte
+
+
+def _scatter_bits(pos, values, lengths, total_bytes):
+    """OR bit strings into a big-endian byte array at the given bit offsets.
+
+    Each item is shifted into the 64-bit window of the two 32-bit words
+    starting at word ``pos >> 5``; the halves are summed per word.  The
+    items' bits are disjoint, so sums equal ORs, and each word's sum is below
+    2**32: float64 ``bincount`` accumulates them exactly.
+    """
+    n_words = (total_bytes + 3) // 4 + 1
+    word = pos >> 5
+    shift = (64 - (pos & 31) - lengths).astype(np.uint64)
+    placed = values << shift
+    hi = (placed >> np.uint64(32)).astype(np.float64)
+    lo = (placed & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    acc = np.bincount(word, weights=hi, minlength=n_words)[:n_words]
+    acc[1:] += np.bincount(word + 1, weights=lo, minlength=n_words)[1:n_words]
+    words = acc.astype(np.uint32).astype(">u4")
+    return np.frombuffer(words.tobytes(), dtype=np.uint8)[:total_bytes]
+
+
+def stuff_bytes(data: np.ndarray) -> np.ndarray:
+    """Insert a 0x00 after every 0xFF byte (T.81 F.1.2.3).
+
+    Parameters
+    ----------
+    data : ndarray, shape (B,), dtype uint8
+
+    Returns
+    -------
+    ndarray, shape (B + number of 0xFF bytes,), dtype uint8
+    """
+    data = np.asarray(data, dtype=np.uint8)
+    ff = np.flatnonzero(data == 0xFF)
+    return np.insert(data, ff + 1, 0)
+
+
+def unstuff_bytes(data: np.ndarray) -> np.ndarray:
+    """Remove the 0x00 following each 0xFF (inverse of :func:`stuff_bytes`).
+
+    Parameters
+    ----------
+    data : ndarray, shape (B,), dtype uint8, with no markers inside
+
+    Returns
+    -------
+    ndarray, dtype uint8
+    """
+    data = np.asarray(data, dtype=np.uint8)
+    ff = np.flatnonzero(data[:-1] == 0xFF)
+    drop = ff[data[ff + 1] == 0] + 1
+    return np.delete(data, drop)
+
+
+def encode_segments(symbols: Symbols, code: np.ndarray, code_length: np.ndarray,
+                    blocks_per_mcu: int, restart_interval: int) -> bytes:
+    """Entropy-coded data of a scan: packed, stuffed, with RST markers.
+
+    Parameters
+    ----------
+    symbols : Symbols
+    code, code_length : ndarray, shape (T,)
+        From :func:`assign_codes`.
+    blocks_per_mcu : int
+    restart_interval : int
+        MCUs per restart interval, 0 for none.
+
+    Returns
+    -------
+    bytes
+        Everything between the SOS segment and the EOI marker.
+    """
+    value = (code.astype(np.uint64) << symbols.extra_length.astype(np.uint64)) \
+        | symbols.extra.astype(np.uint64)
+    length = code_length.astype(np.int64) + symbols.extra_length
+    starts = [0]
+    if restart_interval and len(symbols.block):
+        mcu = symbols.block // blocks_per_mcu
+        first_dc = np.flatnonzero(symbols.is_dc & (symbols.block % blocks_per_mcu == 0)
+                                  & (mcu % restart_interval == 0) & (mcu > 0))
+        starts = [0] + first_dc.tolist()
+    data, seg_ends = pack_bits(value, length, starts)
+    stuffed = stuff_bytes(data)
+    if len(seg_ends) > 1:
+        ends = seg_ends[:-1]
+        ff_before = np.cumsum(data == 0xFF)[ends - 1]
+        where = np.repeat(ends + ff_before, 2)
+        markers = np.empty(2 * len(ends), dtype=np.uint8)
+        markers[0::2] = 0xFF
+        markers[1::2] = 0xD0 + (np.arange(len(ends)) & 7)  # RST0..RST7 cycle
+        stuffed = np.insert(stuffed, where, markers)
+    return stuffed.tobytes()
+
+
+class ScanRecords(NamedTuple):
+    """Decoded content of a scan's entropy-coded data.
+
+    Attributes
+    ----------
+    dc_diff : ndarray, shape (N,), int64
+        DC difference of every block, in scan order.
+    ac_block : ndarray, shape (M,), int64
+        Block index of every decoded non-zero AC coefficient.
+    ac_k : ndarray, shape (M,), int64
+        Its zig-zag index (1..63).
+    ac_value : ndarray, shape (M,), int64
+        Its value.
+    """
+
+    dc_diff: np.ndarray
+    ac_block: np.ndarray
+    ac_k: np.ndarray
+    ac_value: np.ndarray
+
+
+def _windows16(data: np.ndarray) -> np.ndarray:
+    """The 16 bits starting at every bit position of ``data`` (0-padded).
+
+    Returns ndarray, shape (8 * len(data),), dtype uint16: entry 8i + s is
+    ``(u24[i] >> (8 - s)) & 0xFFFF`` with u24 the three bytes from byte i
+    (the cast to uint16 keeps exactly the low 16 bits).
+    """
+    b = np.concatenate([data, np.zeros(2, dtype=np.uint8)]).astype(np.int32)
+    u24 = (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]
+    out = np.empty((len(data), 8), dtype=np.uint16)
+    for s in range(8):  # bit offset s within the byte -> shift by 8 - s
+        np.right_shift(u24, 8 - s, out=out[:, s], casting="unsafe")
+    return out.reshape(-1)
+
+
+def _windows_at(data: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The 16 bits starting at each bit position ``pos`` (0-padded), int64."""
+    b = np.concatenate([data, np.zeros(3, dtype=np.uint8)])
+    i = np.minimum(pos >> 3, len(data))  # past the end: zero bytes
+    u24 = (b[i].astype(np.int64) << 16) | (b[i + 1].astype(np.int64) << 8) \
+        | b[i + 2]
+    return (u24 >> (8 - (pos & 7))) & 0xFFFF
+
+
+def _extend(bits: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """T.81 F.2.2.1 EXTEND: map appended bits to a signed value."""
+    size = size.astype(np.int64)
+    half = np.where(size > 0, np.int64(1) << np.maximum(size - 1, 0), 1)
+    return np.where(bits < half, bits - (np.int64(1) << size) + 1, bits)
+
+
+WINDOW_CHUNK = 1 << 20  # bytes of scan data whose 16-bit windows exist at once
+
+
+def _per_bit_tables(data: np.ndarray, tables: Sequence[np.ndarray],
+                    pads: Sequence[tuple[int, int]]) -> list[memoryview]:
+    """``table[window16(p)]`` for every bit position p, one int8 array each.
+
+    Parameters
+    ----------
+    data : ndarray, shape (B,), uint8
+    tables : sequence of ndarray, shape (65536,), int8
+        Window look-up tables (:attr:`HuffmanTable.advance` / ``kstep``).
+    pads : sequence of (pad_value, sink_value)
+        Values for the ``SINK_PAD`` positions after the data and for the
+        final sink position: a walk on corrupt data creeps forward into the
+        sink (advance 1, then 0) instead of indexing out of range.
+
+    Returns
+    -------
+    list of memoryview over int8 arrays of length 8 * B + SINK_PAD + 1.
+        Indexing a memoryview yields plain Python ints without converting
+        the whole array to a list.  The windows are built chunk by chunk
+        so that only one byte per bit position and table stays allocated.
+    """
+    n_bits = 8 * len(data)
+    outs = [np.empty(n_bits + SINK_PAD + 1, dtype=np.int8) for _ in tables]
+    for start in range(0, len(data), WINDOW_CHUNK):
+        stop = min(start + WINDOW_CHUNK, len(data))
+        w16 = _windows16(data[start:stop + 2])[:8 * (stop - start)]
+        for out, table in zip(outs, tables):
+            out[8 * start:8 * stop] = table[w16]
+    for out, (pad_value, sink_value) in zip(outs, pads):
+        out[n_bits:] = pad_value
+        out[-1] = sink_value
+    return [memoryview(out) for out in outs]
+
+
+def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
+                segment_mcus: Sequence[int],
+                block_tables: Sequence[tuple[HuffmanTable, HuffmanTable]]
+                ) -> ScanRecords:
+    """Huffman-decode the blocks of a scan (T.81 F.2.2).
+
+    Parameters
+    ----------
+    data : ndarray, shape (B,), dtype uint8
+        Unstuffed entropy-coded bytes of all restart segments, concatenated.
+    segment_bits : sequence of (start, end)
+        Bit range of each segment inside ``data``.
+    segment_mcus : sequence of int
+        Number of MCUs coded in each segment.
+    block_tables : sequence of (HuffmanTable, HuffmanTable)
+        (DC table, AC table) of each block position in an MCU.
+
+    Returns
+    -------
+    ScanRecords
+
+    Raises
+    ------
+    JpegError
+        On a bit pattern that is no code of its table, a run past
+        coefficient 63, or a segment whose data ends before its MCUs do.
+
+    Notes
+    -----
+    Memory: one int8 per bit position and table for the walk (advances and
+    AC zig-zag steps), i.e. about 8 to 40 bytes per byte of scan data.
+    """
+    n_bits = 8 * len(data)
+    per_mcu = len(block_tables)
+    n_blocks = per_mcu * int(sum(segment_mcus))
+    # Each block needs at least a 1-bit DC code and a 1-bit AC code: refuse
+    # to allocate for blocks the data cannot possibly hold.
+    if 2 * n_blocks > n_bits:
+        raise JpegError(f"scan data too short: {len(data)} bytes cannot hold "
+                        f"{n_blocks} blocks")
+    dc_tabs = list(dict.fromkeys(t[0] for t in block_tables))
+    ac_tabs = list(dict.fromkeys(t[1] for t in block_tables))
+    arrays = [t.advance for t in dc_tabs] + [t.advance for t in ac_tabs] \
+        + [t.kstep for t in ac_tabs]
+    pads = [(1, 0)] * (len(dc_tabs) + len(ac_tabs)) \
+        + [(BAD_CODE_STEP, BAD_CODE_STEP)] * len(ac_tabs)
+    views = _per_bit_tables(data, arrays, pads)
+    n_dc, n_ac = len(dc_tabs), len(ac_tabs)
+    dc_adv = dict(zip(dc_tabs, views[:n_dc]))
+    ac_adv = dict(zip(ac_tabs, views[n_dc:n_dc + n_ac]))
+    ac_step = dict(zip(ac_tabs, views[n_dc + n_ac:]))
+    plan = [(dc_adv[d], ac_adv[a], ac_step[a]) for d, a in block_tables]
+    dc_pos, ac_pos = _walk(plan, segment_bits, segment_mcus)
+    return _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos)
+
+
+def _walk(plan, segment_bits, segment_mcus):
+    """Follow the symbol chain: positions of every DC and AC symbol.
+
+    Pure Python on purpose: this is the one inherently sequential step.
+    Each block visits one DC position and then AC positions until the
+    zig-zag index reaches 64 (EOB and bad codes jump there directly).
+    ``plan`` holds (DC advance, AC advance, AC step) memoryviews per block
+    of an MCU.
+    """
+    # Typed arrays keep 8 bytes per position (a list would hold int objects).
+    dc_pos, ac_pos = array.array("q"), array.array("q")
+    dc_add, ac_add = dc_pos.append, ac_pos.append
+    for seg, ((start, end), mcus) in enumerate(zip(segment_bits, segment_mcus)):
+        p = start
+        if len(plan) == 1:
+            da, aa, ks = plan[0]
+            for _ in range(mcus):
+                dc_add(p)
+                p += da[p]
+                k = 1
+                while k < 64:
+                    ac_add(p)
+                    k += ks[p]
+                    p += aa[p]
+        else:
+            for _ in range(mcus):
+                for da, aa, ks in plan:
+                    dc_add(p)
+                    p += da[p]
+                    k = 1
+                    while k < 64:
+                        ac_add(p)
+                        k += ks[p]
+                        p += aa[p]
+        if p > end:
+            raise JpegError(f"corrupt data: entropy-coded segment {seg} ends "
+                            "before its last MCU")
+    return (np.frombuffer(dc_pos, dtype=np.int64) if dc_pos else np.zeros(0, np.int64),
+            np.frombuffer(ac_pos, dtype=np.int64) if ac_pos else np.zeros(0, np.int64))
+
+
+def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
+    """Symbols and values at the visited positions (vectorised).
+
+    Positions only grow along the walk, so an AC symbol belongs to the last
+    block whose DC position precedes it.
+    """
+    per_mcu = len(block_tables)
+    n_blocks = len(dc_pos)
+    ac_block = np.searchsorted(dc_pos, ac_pos, side="right") - 1
+    ac_count = np.cumsum(np.bincount(ac_block, minlength=n_blocks))
+    counts = np.diff(ac_count, prepend=0)
+    slot = np.arange(n_blocks) % per_mcu
+    dc_tab_of_slot = np.array([dc_tabs.index(t[0]) for t in block_tables])
+    ac_tab_of_slot = np.array([ac_tabs.index(t[1]) for t in block_tables])
+    dc_sym, dc_len = _lookup(dc_tabs, dc_tab_of_slot[slot], data, dc_pos, "DC")
+    ac_sym, ac_len = _lookup(ac_tabs, ac_tab_of_slot[slot[ac_block]], data,
+                             ac_pos, "AC")
+    # DC differences: the magnitude bits (at most 15) follow the code, so
+    # they are the top ``size`` bits of the 16-bit window after it.
+    dc_bits = _windows_at(data, dc_pos + dc_len) >> (LOOKUP_BITS - dc_sym)
+    dc_diff = _extend(dc_bits, dc_sym)
+    # AC coefficients: zig-zag index = running sum of (run + 1) / 16 steps.
+    run, size = ac_sym >> 4, ac_sym & 0x0F
+    step = np.where(size > 0, run + 1, np.where(ac_sym == ZRL, 16, 0))
+    csum = np.cumsum(step)
+    k = csum - np.repeat(_block_offsets(csum, ac_count), counts)
+    coef = size > 0
+    if np.any(k[coef] > LAST_AC):
+        raise JpegError("corrupt data: AC coefficient index beyond 63")
+    size = size[coef]
+    bits = _windows_at(data, ac_pos[coef] + ac_len[coef]) >> (LOOKUP_BITS - size)
+    return ScanRecords(dc_diff, ac_block[coef], k[coef], _extend(bits, size))
+
+
+def _block_offsets(csum: np.ndarray, ac_count: np.ndarray) -> np.ndarray:
+    """Running step sum before each block's first AC symbol."""
+    offsets = np.zeros(len(ac_count), dtype=np.int64)
+    ends = ac_count[:-1]
+    offsets[1:] = np.where(ends > 0, csum[np.maximum(ends - 1, 0)], 0)
+    return offsets
+
+
+def _lookup(tables, table_index, data, pos, kind):
+    """Symbol and code length at each position; error on invalid codes.
+
+    ``table_index[i]`` selects the table (in ``tables``) for ``pos[i]``.
+    Returns (symbol, length), both int64 arrays shaped like ``pos``.
+    """
+    window = _windows_at(data, pos)
+    if len(tables) == 1:
+        length = tables[0].lookup_length[window].astype(np.int64)
+        symbol = tables[0].lookup_symbol[window].astype(np.int64)
+    else:
+        length = np.zeros(len(pos), dtype=np.int64)
+        symbol = np.zeros(len(pos), dtype=np.int64)
+        for i, table in enumerate(tables):
+            sel = np.flatnonzero(table_index == i)
+            length[sel] = table.lookup_length[window[sel]]
+            symbol[sel] = table.lookup_symbol[window[sel]]
+    if len(length) and not length.all():
+        raise JpegError(f"corrupt data: invalid {kind} Huffman code")
+    return symbol, length
