@@ -119,6 +119,74 @@ def cmd_jpeg(args) -> int:
     return (encode_main if args.action == "encode" else decode_main)(args.args)
 
 
+def _add_golden(sub):
+    p = sub.add_parser("golden", help="write a golden-vector set (default: the embedded default set)")
+    p.add_argument("--set", help="a standard set name (see vectors/) or a set .toml file (default: default)")
+    p.add_argument("--network", help="override the set's network")
+    p.add_argument("--layers", help="comma-separated layer names (override)")
+    p.add_argument("--tiles", help="none, first:N or all (override)")
+    p.add_argument("--format", help="comma-separated formats among hex,bin,npy (override)")
+    p.add_argument("--out", help="output folder (default: out/<set>)")
+    p.set_defaults(func=cmd_golden)
+    p = sub.add_parser("verify", help="check a golden set's files against its manifest")
+    p.add_argument("dir")
+    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("compare", help="compare RTL dumps with a golden set")
+    p.add_argument("golden_dir")
+    p.add_argument("rtl_dir")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--max-report", type=int, default=10, metavar="N", help="mismatches listed per file (default 10)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_golden(args) -> int:
+    import dataclasses
+    import time
+
+    from . import vectors
+
+    t0 = time.perf_counter()
+    sd = vectors.load_set(args.set or vectors.DEFAULT_SET)
+    changes = {}
+    if args.network:
+        changes["network"] = args.network
+        if args.layers is None and args.set is None:
+            changes["layers"] = None
+        changes["jpeg"] = () if args.network != sd.network else sd.jpeg
+    if args.layers is not None:
+        changes["layers"] = tuple(n for n in args.layers.split(",") if n)
+    if args.tiles is not None:
+        changes["tiles"] = args.tiles
+    if args.format is not None:
+        changes["formats"] = tuple(f for f in args.format.split(",") if f)
+    sd = dataclasses.replace(sd, **changes)
+    out = args.out or f"out/{sd.name}"
+    manifest = vectors.build_set(sd, out)
+    size = sum(e["bytes"] for e in manifest["files"])
+    print(f"golden set '{sd.name}' ({manifest['network']}, {len(manifest['layers'])} layers, "
+          f"{sum(len(l.get('tiles', [])) for l in manifest['layers'])} tiles, {len(manifest['jpeg'])} JPEG traces): "
+          f"{len(manifest['files'])} files, {size:,} bytes in {out} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .manifest import verify
+
+    problems = verify(args.dir)
+    for p in problems:
+        print(f"FAIL {p}")
+    print(f"verify {args.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def cmd_compare(args) -> int:
+    from . import compare
+
+    if args.max_report < 0:
+        raise RefimplError(f"--max-report {args.max_report} must be >= 0")
+    return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine")
     ap.add_argument("--version", action="version", version=f"refimpl {__version__}")
@@ -126,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_cost(sub)
     _add_jpeg(sub)
+    _add_golden(sub)
     return ap
 
 

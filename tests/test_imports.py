@@ -6,7 +6,8 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "spec", "networks", "profile", "layout", "image", "fixedpoint", "quantize", "kernels",
-         "engine", "schedule", "cost", "tiled", "jpeg", "fileio", "dump", "report", "cli", "__main__", "__init__"]
+         "engine", "schedule", "cost", "tiled", "jpeg", "features", "fileio", "wordfile", "manifest", "dump",
+         "vectors", "compare", "report", "cli", "__main__", "__init__", "sets"]
 
 
 def rank(name: str) -> int:
@@ -52,3 +53,10 @@ def test_imports_point_down_the_chain():
                 if t in ORDER and t != me and me != "__init__" and rank(t) > rank(me):
                     bad.append(f"{path.relative_to(PKG)} imports {t}")
     assert not bad, bad
+
+
+def test_compare_reads_files_only():
+    """The RTL scoreboard never imports the engine: only file readers."""
+    path = PKG / "compare.py"
+    targets = {mod or n for mod, names in imported(path) for n in (names if not mod else [mod])}
+    assert targets <= {"fileio", "manifest"}, targets

@@ -1,0 +1,340 @@
+"""Golden sets: definitions (vectors/*.toml), the writer, and the manifest.
+
+A set definition (TOML) names the network, image, weights, profile, which
+layers, which tiles (none | first:N | all), which formats (hex, bin, npy) and
+which JPEG stage vectors to write.  ``build_set`` runs the network (tile by
+tile where tiles are wanted) and writes, atomically:
+
+  manifest.json
+  layers/<layer>/{input,weights,bias,output}.<fmt>      one frame
+  tiles/<layer>/t<NNNN>/{inputs,weights,bias,psums,outputs}.<fmt>
+  jpeg/<name>/{samples,level_shifted,dct,quantized,symbols,entropy_unstuffed,
+               entropy_stuffed}.<fmt> and image.jpg
+
+Layouts (row-major): feature maps [C][H][W]; conv weights
+[Cout][Cin/groups][kh][kw]; fc weights [Nout][Nin]; bias [Cout]; tile inputs
+the zero-padded patch [tk][rows][cols]; tile weights [m][tk][kh][kw]; psums
+and outputs [m][rows][cols].  Word widths: activations and weights 16,
+bias 16 or 32, psums acc_bits (bin/npy: int64), JPEG samples 8.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, cost, engine, features, image, networks, quantize, tiled
+from .errors import RefimplError
+from .fileio import atomic_dir
+from .manifest import MANIFEST, SCHEMA_VERSION, sha256
+from .profile import load_profile
+from .schedule import choose_tiling
+from .spec import layer_shapes
+from .wordfile import to_bin, to_hex, to_npy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                   # pragma: no cover
+    import tomli as tomllib
+
+FORMATS = ("hex", "bin", "npy")
+DEFAULT_SET = "default"
+SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length", "extra", "extra_length"]
+SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "profile", "layers", "tiles",
+            "formats", "jpeg"}
+
+
+@dataclass(frozen=True)
+class SetDef:
+    name: str
+    network: str
+    description: str = ""
+    image: str = "default"            # "default" (embedded photo) or a path relative to the set file
+    weights: str = "synthetic"        # "synthetic" (seeded) or an .npz path relative to the set file
+    seed: int = 0
+    profile: str = "paper-28nm"
+    layers: tuple | None = None       # None: every layer; (): none (JPEG vectors only)
+    tiles: str = "none"               # none | first:N | all
+    formats: tuple = FORMATS
+    jpeg: tuple = ()                  # ({"name", "source": "feature:<layer>" | "image", "quality", "subsampling"}, ...)
+    base: str = "."                   # folder the relative paths start from
+
+
+def _sets_dir():
+    """vectors/ as shipped in the package (refimpl/sets), or in a source checkout."""
+    shipped = resources.files("refimpl") / "sets"
+    if shipped.is_dir():
+        return shipped
+    return Path(__file__).resolve().parents[1] / "vectors"
+
+
+def standard_sets() -> list:
+    return sorted(p.name[:-5] for p in _sets_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_set(name_or_path: str) -> SetDef:
+    """A standard set by name (vectors/NAME.toml, shipped in the package) or a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text, where, base = path.read_text(), str(path), str(path.resolve().parent)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RefimplError(f"{path}: unreadable set definition ({exc.__class__.__name__})") from None
+    else:
+        res = _sets_dir() / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise RefimplError(f"unknown golden set '{name_or_path}' (standard sets: {', '.join(standard_sets())})")
+        text, where, base = res.read_text(), f"set {name_or_path}", str(_sets_dir())
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RefimplError(f"{where}: not valid TOML ({exc})") from None
+    for key in doc:
+        if key not in SET_KEYS:
+            raise RefimplError(f"{where}: unknown key '{key}'")
+    for key in ("name", "network"):
+        if not isinstance(doc.get(key), str):
+            raise RefimplError(f"{where}: missing key '{key}' (a string)")
+    jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
+    return SetDef(name=doc["name"], network=doc["network"], description=doc.get("description", ""),
+                  image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
+                  seed=int(doc.get("seed", 0)), profile=doc.get("profile", "paper-28nm"),
+                  layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
+                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base)
+
+
+def parse_tiles(text: str) -> int | None:
+    """'none' -> 0, 'first:N' -> N, 'all' -> None (every tile)."""
+    if text == "none":
+        return 0
+    if text == "all":
+        return None
+    if text.startswith("first:") and text[6:].isdigit() and int(text[6:]) > 0:
+        return int(text[6:])
+    raise RefimplError(f"tiles '{text}' must be none, first:N (N > 0) or all")
+
+
+def parse_formats(items) -> tuple:
+    fmts = tuple(items)
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise RefimplError(f"format '{','.join(bad) or ''}' unknown (choose from: {', '.join(FORMATS)})")
+    return tuple(f for f in FORMATS if f in fmts)
+
+
+@dataclass
+class _Writer:
+    """Collects files in a temporary folder and their manifest entries."""
+
+    root: Path
+    formats: tuple
+    header: str
+    entries: list = field(default_factory=list)
+
+    def _put(self, rel: str, data: bytes, meta: dict):
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.entries.append(dict(path=rel, bytes=len(data), sha256=sha256(data), **meta))
+
+    def tensor(self, stem: str, a: np.ndarray, word_bits: int, axes: list, tag: str) -> str:
+        a = np.ascontiguousarray(a)
+        meta = dict(dtype=str(a.dtype), shape=list(a.shape), word_bits=word_bits, axes=axes, tag=tag)
+        header = [f"{self.header} {tag}",
+                  f"shape={'x'.join(map(str, a.shape)) or '0'} axes={','.join(axes)} word_bits={word_bits} "
+                  f"two's complement, row-major, one word per line"]
+        for fmt in self.formats:
+            data = to_hex(a, word_bits, header) if fmt == "hex" else to_bin(a) if fmt == "bin" else to_npy(a)
+            self._put(f"{stem}.{fmt}", data, dict(format=fmt, **meta))
+        return stem
+
+    def raw(self, rel: str, data: bytes, tag: str):
+        self._put(rel, data, dict(format="raw", dtype="uint8", shape=[len(data)], word_bits=8, axes=["byte"], tag=tag))
+        return rel
+
+
+def _contract_tag(ql) -> str:
+    wf = ql.contract()["w_frac"]
+    return (f"q_in={ql.in_frac} q_w={wf} q_out={ql.out_frac} acc={ql.acc_bits}b "
+            f"round={ql.rounding} ovf={ql.overflow} relu={int(ql.relu)}")
+
+
+def _cost_record(c: cost.Counters, prof) -> dict:
+    return dict(macs=c.macs, cycles=c.cycles, compute_cycles=c.compute_cycles, stall_cycles=c.stall_cycles,
+                mac_slots=c.mac_slots, buffer_reads=c.buffer_reads, buffer_writes=c.buffer_writes,
+                register_accesses=c.register_accesses, dram_bytes=c.dram_bytes, decoded_weights=c.decoded_weights,
+                energy_pj=cost.energy_pj(c, prof))
+
+
+def _resolve(base: str, rel: str) -> str:
+    p = Path(rel)
+    return str(p if p.is_absolute() else Path(base) / p)
+
+
+def build_set(sd: SetDef, out_dir) -> dict:
+    """Run the set's network and write the golden folder atomically; returns the manifest."""
+    spec = networks.get(sd.network)
+    quantize.check_supported(spec)
+    prof = load_profile(sd.profile)
+    formats = parse_formats(sd.formats)
+    limit = parse_tiles(sd.tiles)
+    names = [l.name for l in spec.layers] if sd.layers is None else list(sd.layers)
+    for n in names:
+        spec.layer(n)
+    jpeg_layers = [j.get("source", "")[8:] for j in sd.jpeg if str(j.get("source", "")).startswith("feature:")]
+    for n in jpeg_layers:
+        spec.layer(n)
+    order = [l.name for l in spec.layers]
+    last = max((order.index(n) for n in names + jpeg_layers), default=len(order) - 1)
+    until = order[last]
+    pixels = image.load(None if sd.image == "default" else _resolve(sd.base, sd.image), spec.input_shape)
+    if sd.weights == "synthetic":
+        params = quantize.synthetic_params(spec, sd.seed, until=until)
+    else:
+        params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
+    qnet = quantize.quantize_network(spec, params, pixels, until=until)
+    x = quantize.pixels_to_int(pixels, spec)
+
+    selected = set(names)
+    captured = {}
+
+    def hook(d):
+        if d.layer in selected and (limit is None or d.tile.index < limit):
+            captured.setdefault(d.layer, []).append(d)
+
+    if limit == 0:
+        results = engine.run(qnet, x, until=until)
+        shapes = layer_shapes(spec)
+        for r, s, i in zip(results, shapes, range(len(results))):
+            r.counters = cost.layer_counters(s, prof, len(spec.sources(i)))
+    else:
+        results = tiled.run(qnet, x, prof, until=until, hook=hook)
+    shapes = {s.layer.name: s for s in layer_shapes(spec)}
+
+    with atomic_dir(out_dir) as tmp:
+        w = _Writer(tmp, formats, f"refimpl {__version__} golden set={sd.name} net={spec.name}")
+        layer_docs = []
+        for r, ql in zip(results, qnet.layers):
+            if r.name not in selected:
+                continue
+            layer, s = spec.layer(r.name), shapes[r.name]
+            tag = f"layer={r.name} {_contract_tag(ql)}"
+            files = dict(input=w.tensor(f"layers/{r.name}/input", r.input[0], 16, ["channel", "row", "col"],
+                                        f"{tag} tensor=input"))
+            if layer.weighted:
+                waxes = ["out_channel", "in_channel", "ky", "kx"] if layer.kind == "conv" else ["out", "in"]
+                files["weights"] = w.tensor(f"layers/{r.name}/weights", ql.weights, 16, waxes, f"{tag} tensor=weights")
+                files["bias"] = w.tensor(f"layers/{r.name}/bias", ql.bias, ql.bias_bits, ["out_channel"],
+                                         f"{tag} tensor=bias")
+            files["output"] = w.tensor(f"layers/{r.name}/output", r.output[0], 16, ["channel", "row", "col"],
+                                       f"{tag} tensor=output")
+            doc = dict(name=r.name, type=layer.kind, kernel=layer.kernel, stride=layer.stride, pad=layer.pad,
+                       groups=layer.groups, **ql.contract(), input_shape=list(s.in_shape),
+                       output_shape=list(s.out_shape), weight_shape=list(s.weight_shape),
+                       acc_overflows=r.stats.acc_overflows, saturations=r.stats.saturations,
+                       expected=_cost_record(r.counters, prof), files=files)
+            if layer.weighted:
+                doc["tiling"] = choose_tiling(s, prof).describe()
+                doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag) for d in captured.get(r.name, [])]
+            layer_docs.append(doc)
+        jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
+        manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
+                        description=sd.description, network=spec.name, profile=prof.name,
+                        image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
+                        input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
+                        tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
+                        files=sorted(w.entries, key=lambda e: e["path"]))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+LAYOUTS = {
+    "feature map": "[channel][row][col] (one frame)",
+    "conv weights": "[out_channel][in_channel within group][ky][kx]",
+    "fc weights": "[out][in], in = flattened [channel][row][col]",
+    "bias": "[out_channel], bias_bits wide, b_frac fractional bits",
+    "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads",
+    "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice",
+    "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), after the tile's chunk",
+    "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
+    "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
+}
+
+
+def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
+    t = d.tile
+    stem = f"tiles/{d.layer}/t{t.index:04d}"
+    tt = f"{tag} tile={t.index} m={t.m0}:{t.m1} rows={t.y0}:{t.y1} in={t.c0}:{t.c1}"
+    files = dict(inputs=w.tensor(f"{stem}/inputs", d.inputs[0], 16, ["in_channel", "row", "col"], f"{tt} tensor=inputs"),
+                 weights=w.tensor(f"{stem}/weights", d.weights, 16, ["out_channel", "in_channel", "ky", "kx"],
+                                  f"{tt} tensor=weights"))
+    if t.first_chunk:
+        files["bias"] = w.tensor(f"{stem}/bias", ql.bias[t.m0:t.m1], ql.bias_bits, ["out_channel"], f"{tt} tensor=bias")
+    files["psums"] = w.tensor(f"{stem}/psums", d.psums[0], ql.acc_bits, ["out_channel", "row", "col"],
+                              f"{tt} tensor=psums")
+    if d.outputs is not None:
+        files["outputs"] = w.tensor(f"{stem}/outputs", d.outputs[0], 16, ["out_channel", "row", "col"],
+                                    f"{tt} tensor=outputs")
+    shift = ql.shift
+    params = dict(m=t.m1 - t.m0, tk=t.c1 - t.c0, k=layer.kernel if layer.kind == "conv" else 1,
+                  stride=layer.stride if layer.kind == "conv" else 1,
+                  in_rows=int(d.inputs.shape[2]), in_cols=int(d.inputs.shape[3]),
+                  out_rows=int(d.psums.shape[2]), out_cols=int(d.psums.shape[3]),
+                  shift=shift.tolist()[t.m0:t.m1] if np.ndim(shift) else int(shift),
+                  bias_shift=(np.asarray(ql.acc_frac) - ql.b_frac).tolist() if np.ndim(ql.acc_frac)
+                  else int(ql.acc_frac - ql.b_frac),
+                  relu=bool(ql.relu), acc_bits=ql.acc_bits, bias_bits=ql.bias_bits, rounding=ql.rounding,
+                  overflow=ql.overflow)
+    return dict(index=t.index, group=t.group, m0=t.m0, m1=t.m1, y0=t.y0, y1=t.y1, c0=t.c0, c1=t.c1,
+                first_chunk=t.first_chunk, last_chunk=t.last_chunk, load_weights=t.load_weights,
+                params=params, expected=_cost_record(d.counters, prof), files=files)
+
+
+def _jpeg_doc(w: _Writer, j: dict, results, pixels, sd: SetDef) -> dict:
+    from . import jpeg
+    name = j.get("name") or "jpeg"
+    source = str(j.get("source", ""))
+    quality = int(j.get("quality", 75))
+    if source.startswith("feature:"):
+        layer = source[8:]
+        r = next(r for r in results if r.name == layer)
+        u8, shift = features.to_samples(r.output[0])
+        img = features.mosaic(u8)
+        info = dict(layer=layer, sample_shift=shift, grid=list(features.grid(u8.shape[0])))
+        subsampling = None
+    elif source == "image":
+        img = np.ascontiguousarray(pixels.transpose(1, 2, 0))
+        info = {}
+        subsampling = j.get("subsampling", "4:2:0")
+    else:
+        raise RefimplError(f"set {sd.name}: jpeg '{name}': source '{source}' must be 'image' or 'feature:<layer>'")
+    tr = jpeg.trace_encoder(img, quality=quality, subsampling=subsampling)
+    stem = f"jpeg/{name}"
+    tag = f"jpeg={name} source={source} q={quality}"
+    files = dict(image=w.tensor(f"{stem}/image", img, 8, ["row", "col"] + (["rgb"] if img.ndim == 3 else []),
+                                f"{tag} tensor=encoder input (unsigned samples)"))
+    for ci, comp in enumerate(tr.components):
+        c = f"{stem}/c{comp.ident}"
+        files[f"c{comp.ident}_level_shifted"] = w.tensor(f"{c}_level_shifted", comp.level_shifted.astype(np.int16), 16,
+                                                         ["block", "v", "u"], f"{tag} comp={comp.ident} tensor=level_shifted")
+        files[f"c{comp.ident}_dct"] = w.tensor(f"{c}_dct", comp.dct.astype(np.int32), 32, ["block", "v", "u"],
+                                               f"{tag} comp={comp.ident} tensor=islow DCT (scaled by 8)")
+        files[f"c{comp.ident}_quantized"] = w.tensor(f"{c}_quantized", comp.quantized.astype(np.int16), 16,
+                                                     ["block", "zigzag"], f"{tag} comp={comp.ident} tensor=quantized")
+    sym = tr.symbols
+    table = np.stack([sym.block, sym.component, sym.is_dc, sym.symbol, tr.code, tr.code_length,
+                      sym.extra, sym.extra_length], axis=1).astype(np.int32)
+    files["symbols"] = w.tensor(f"{stem}/symbols", table, 32, ["symbol", "field"],
+                                f"{tag} tensor=symbols fields={','.join(SYMBOL_FIELDS)}")
+    files["entropy_unstuffed"] = w.tensor(f"{stem}/entropy_unstuffed", np.frombuffer(tr.entropy_unstuffed, np.uint8),
+                                          8, ["byte"], f"{tag} tensor=entropy-coded segment before byte stuffing")
+    files["entropy_stuffed"] = w.tensor(f"{stem}/entropy_stuffed", np.frombuffer(tr.entropy_stuffed, np.uint8),
+                                        8, ["byte"], f"{tag} tensor=entropy-coded segment after byte stuffing")
+    files["jpeg"] = w.raw(f"{stem}/image.jpg", tr.jpeg, f"{tag} the complete JPEG file")
+    return dict(name=name, source=source, quality=quality, subsampling=subsampling, shape=list(img.shape),
+                bytes=len(tr.jpeg), compression=round(img.size / len(tr.jpeg), 4), symbol_fields=SYMBOL_FIELDS,
+                **info, files=files)
