@@ -69,7 +69,11 @@ def _sets_dir():
     shipped = resources.files("refimpl") / "sets"
     if shipped.is_dir():
         return shipped
-    return Path(__file__).resolve().parents[1] / "vectors"
+    source = Path(__file__).resolve().parents[1] / "vectors"
+    if source.is_dir():
+        return source
+    raise RefimplError("the standard golden-set definitions (refimpl/sets, vectors/ in a checkout) are missing: "
+                       "reinstall refimpl")
 
 
 def standard_sets() -> list:
