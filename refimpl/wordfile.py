@@ -2,8 +2,8 @@
 
 hex : one word per line, fixed width (ceil(word_bits / 4) lowercase digits),
       two's complement of ``word_bits``, after ``//`` header comment lines,
-      ending with a newline (Verilator's $readmemh drops a last word without
-      one).  Loadable with $readmemh in Icarus Verilog and Verilator.
+      ending with a newline (Verilator 5.006's $readmemh reads a last word without
+      one as 0).  Loadable with $readmemh in Icarus Verilog and Verilator.
 bin : raw little-endian words in the container of the dtype (int16: 2 bytes,
       int32: 4, int64: 8 sign-extended, uint8: 1), no header.
 npy : numpy.save of the array (shape and dtype included).
