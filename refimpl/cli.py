@@ -205,8 +205,12 @@ def main(argv=None) -> int:
     except RefimplError as exc:
         print(f"refimpl: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:                      # e.g. an output folder that cannot be written
+        where = exc.filename or ""
+        print(f"refimpl: error: {where}{': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("refimpl: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0

@@ -210,3 +210,13 @@ def test_golden_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (argv, err)
     assert not (tmp_path / "g").exists()
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert main(["golden", "--set", "smoke", "--out", str(blocker / "g")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create output folder" in err
+    assert main(["golden", "--set", "smoke", "--out", str(blocker)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
