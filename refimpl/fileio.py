@@ -20,6 +20,11 @@ def atomic_dir(path):
     if path.exists() and not path.is_dir():
         raise RefimplError(f"{path}: exists and is not a folder")
     parent = path.resolve().parent
+    for up in (parent, *parent.parents):
+        if up.exists():
+            if not up.is_dir():
+                raise RefimplError(f"{path}: cannot create output folder ({up} is a file, not a folder)")
+            break
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
