@@ -1,21 +1,12 @@
 """CLI functions: refimpl jpeg encode / decode."""
 
-import io
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from refimpl.jpeg.cli import decode_main, encode_main
 
-DATA = Path(__file__).parent / "data" / "jpeg"
-
-
-def pillow_jpeg(image, **options):
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", **options)
-    return buf.getvalue()
+from jpeg_oracle import DATA, pillow_jpeg
 
 
 @pytest.fixture

@@ -6,40 +6,19 @@ with unusual sampling factors, several scans, restart markers and the
 colour-space signals libjpeg looks at (JFIF, Adobe, component ids).
 """
 
-import io
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from PIL import Image
 
 import refimpl.jpeg as rjpeg
 from refimpl.jpeg import huffman, markers
 from refimpl.jpeg.markers import FrameComponent, ScanComponent
 
-DATA = Path(__file__).parent / "data" / "jpeg"
+from jpeg_oracle import DATA, photo, pillow_jpeg, pillow_pixels
+
 QUALITIES = [1, 5, 10, 25, 50, 75, 90, 95, 100]
 CONFIGS = [("L", "4:4:4"), ("L", "4:2:0"), ("RGB", "4:4:4"), ("RGB", "4:2:2"),
            ("RGB", "4:2:0")]
-
-
-def pillow_jpeg(pixels, **options):
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", **options)
-    return buf.getvalue()
-
-
-def pillow_pixels(data):
-    return np.asarray(Image.open(io.BytesIO(data)))
-
-
-def photo(mode="RGB", size=None):
-    image = Image.open(DATA / "testorig.ppm")
-    image = image.convert(mode) if mode != "RGB" else image
-    if size is not None:
-        image = image.resize(size, Image.LANCZOS)
-    return np.asarray(image)
 
 
 def assert_decodes_like_pillow(data):

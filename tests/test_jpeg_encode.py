@@ -6,7 +6,6 @@ decoder and by Pillow and the pixels compared with ``np.array_equal``.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,23 +14,10 @@ from PIL import Image
 
 import refimpl.jpeg as rjpeg
 
-DATA = Path(__file__).parent / "data" / "jpeg"
+from jpeg_oracle import photo, pillow_jpeg
+
 QUALITIES = [1, 5, 10, 25, 50, 75, 90, 95, 100]
 CONFIGS = [("L", "4:2:0"), ("RGB", "4:4:4"), ("RGB", "4:2:2"), ("RGB", "4:2:0")]
-
-
-def pillow_jpeg(pixels, **options):
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", **options)
-    return buf.getvalue()
-
-
-def photo(mode="RGB", size=None):
-    image = Image.open(DATA / "testorig.ppm")
-    image = image.convert(mode) if mode != "RGB" else image
-    if size is not None:
-        image = image.resize(size, Image.LANCZOS)
-    return np.asarray(image)
 
 
 def synthetic(kind, height, width, rgb, seed=0):

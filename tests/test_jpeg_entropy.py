@@ -1,20 +1,14 @@
 """Huffman coding, bit packing, byte stuffing and the entropy-only path."""
 
-import io
 import struct
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from PIL import Image
 
 import refimpl.jpeg as rjpeg
 
-
-def pillow_jpeg(pixels, **options):
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", **options)
-    return buf.getvalue()
+from jpeg_oracle import pillow_jpeg
 
 
 def code_string(table, symbol):

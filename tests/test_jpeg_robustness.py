@@ -8,7 +8,6 @@ uint8 image of the declared size or a single JpegError.
 import io
 import struct
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +16,7 @@ from PIL import Image
 
 import refimpl.jpeg as rjpeg
 
-DATA = Path(__file__).parent / "data" / "jpeg"
-
-
-def pillow_jpeg(pixels, **options):
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", **options)
-    return buf.getvalue()
-
-
-def photo():
-    return np.asarray(Image.open(DATA / "testorig.ppm"))
+from jpeg_oracle import DATA, photo, pillow_jpeg
 
 
 SEEDS = [

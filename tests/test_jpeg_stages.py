@@ -6,7 +6,6 @@ a slow float DCT used only as a stated error bound.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,18 +15,7 @@ from PIL import Image
 import refimpl.jpeg as rjpeg
 from refimpl.jpeg import color, dct
 
-DATA = Path(__file__).parent / "data" / "jpeg"
-
-
-def pillow_jpeg(pixels, **options):
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", **options)
-    return buf.getvalue()
-
-
-def photo(mode="RGB"):
-    image = Image.open(DATA / "testorig.ppm")
-    return np.asarray(image.convert(mode) if mode != "RGB" else image)
+from jpeg_oracle import photo, pillow_jpeg
 
 
 # --- tables ---------------------------------------------------------------
