@@ -28,6 +28,7 @@ CONVS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
 
 def best_of(fn, repeat):
+    """Best wall-clock time of ``repeat`` calls of ``fn`` (seconds); also used by bench_jpeg.py."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()

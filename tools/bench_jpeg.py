@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +27,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 import refimpl.jpeg as rjpeg  # noqa: E402
+from bench import best_of  # noqa: E402
 
 DEFAULT_IMAGE = ROOT / "tests" / "data" / "jpeg" / "testorig.ppm"
 SIZE = (1024, 1024)
 QUALITY = 75
-
-
-def best_time(fn, repeat: int) -> float:
-    """Best wall-clock time of ``repeat`` calls of ``fn`` (seconds)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def pillow_encode(image: Image.Image) -> bytes:
@@ -73,11 +64,11 @@ def main(argv=None) -> int:
         print("error: decoded pixels differ from Pillow's", file=sys.stderr)
         return 1
 
-    t_pil_enc = best_time(lambda: pillow_encode(image), args.repeat)
-    t_our_enc = best_time(lambda: rjpeg.encode(pixels, quality=QUALITY,
+    t_pil_enc = best_of(lambda: pillow_encode(image), args.repeat)
+    t_our_enc = best_of(lambda: rjpeg.encode(pixels, quality=QUALITY,
                                                subsampling=None), args.repeat)
-    t_pil_dec = best_time(lambda: pillow_decode(reference), args.repeat)
-    t_our_dec = best_time(lambda: rjpeg.decode(reference), args.repeat)
+    t_pil_dec = best_of(lambda: pillow_decode(reference), args.repeat)
+    t_our_dec = best_of(lambda: rjpeg.decode(reference), args.repeat)
 
     print(f"image: {args.image.name} -> L {SIZE[0]}x{SIZE[1]} LANCZOS, "
           f"quality {QUALITY}, {len(reference)} bytes, best of {args.repeat}")
