@@ -45,12 +45,22 @@ def atomic_dir(path):
 
 
 def atomic_write(path, data: bytes):
-    """Write bytes to ``path`` through a temporary file and a rename."""
+    """Write bytes to ``path`` through a temporary file and a rename.
+
+    The file gets the usual permissions (0o666 less the umask), not the 0o600
+    of the temporary file.
+    """
     path = Path(path)
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.resolve().parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as exc:
-        raise RefimplError(f"{path}: cannot write ({exc.strerror})") from None
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise RefimplError(f"{path}: cannot write ({exc.strerror or exc})") from None

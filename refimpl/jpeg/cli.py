@@ -12,13 +12,14 @@ Pillow is used here (and only here) to read and write PGM, PPM and PNG.
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import RefimplError
+from ..fileio import atomic_write
 from .codec import SUBSAMPLING, decode, encode
 from .errors import JpegError
 
@@ -66,25 +67,6 @@ def _read_image(path: Path) -> np.ndarray:
         raise _InputError(path, "not a PGM, PPM or PNG image") from None
     except (OSError, ValueError) as exc:
         raise _InputError(path, f"cannot read image ({exc})") from None
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file next to ``path``, then rename."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        umask = os.umask(0)  # mkstemp made the file 0600: apply the usual mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,9 +128,9 @@ def encode_main(argv=None) -> int:
     except JpegError as exc:
         return _fail(parser.prog, f"{args.input}: {exc}")
     try:
-        _write_atomic(args.output, lambda handle: handle.write(data))
-    except OSError as exc:
-        return _fail(parser.prog, f"{args.output}: cannot write ({exc.strerror})")
+        atomic_write(args.output, data)
+    except RefimplError as exc:
+        return _fail(parser.prog, exc)
     return EXIT_OK
 
 
@@ -205,10 +187,10 @@ def decode_main(argv=None) -> int:
     from PIL import Image
 
     image = Image.fromarray(pixels)
+    buf = io.BytesIO()
+    image.save(buf, format=_OUTPUT_FORMATS[suffix])
     try:
-        _write_atomic(args.output,
-                      lambda handle: image.save(handle, format=_OUTPUT_FORMATS[suffix]))
-    except OSError as exc:
-        return _fail(parser.prog, f"{args.output}: cannot write "
-                                  f"({exc.strerror or exc})")
+        atomic_write(args.output, buf.getvalue())
+    except RefimplError as exc:
+        return _fail(parser.prog, exc)
     return EXIT_OK
