@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from .schedule import PSUM_WORDS, Geometry, Tile, Tiling, _ceil, choose_tiling, geometry, input_rows
+from .schedule import PSUM_WORDS, Tiling, _ceil, choose_tiling, geometry, input_rows
 from .spec import LayerShape, NetworkSpec, layer_shapes
 
 BYTES_PER_WORD = 2      # 16-bit words
@@ -90,14 +90,6 @@ def mac_tile(m: int, p: int, kc: int, in_words: int, w_words: int, out_words: in
         buffer_reads=kc * (_ceil(p, cols) * m + _ceil(m, rows) * p) + (0 if first_chunk else spill) + out_words,
         buffer_writes=in_words + w_words + (0 if last_chunk else spill) + out_words,
         register_accesses=macs, dram_bytes=dram, decoded_weights=w_words)
-
-
-def tile_words(g: Geometry, t: Tile) -> tuple:
-    """(input, weight, output) DRAM words of one tile."""
-    r0, r1 = input_rows(g, t.y0, t.y1)
-    kc = (t.c1 - t.c0) * g.k * g.k
-    m, p = t.m1 - t.m0, (t.y1 - t.y0) * g.wo
-    return (t.c1 - t.c0) * (r1 - r0) * g.w, (m * kc if t.load_weights else 0), (m * p if t.last_chunk else 0)
 
 
 def mac_layer_analytic(shape: LayerShape, profile, tiling: Tiling | None = None) -> Counters:

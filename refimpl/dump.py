@@ -12,19 +12,11 @@ relu, input_shape, output_shape, files: {input, weights, bias, output}}]}.
 """
 from __future__ import annotations
 
-import io
 import json
-
-import numpy as np
 
 from .fileio import atomic_dir
 from .spec import layer_shapes
-
-
-def npy_bytes(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-    return buf.getvalue()
+from .wordfile import to_npy
 
 
 def layer_record(layer, shape, ql, files: dict) -> dict:
@@ -43,12 +35,12 @@ def write_dump(out_dir, qnet, results, frame: int = 0, extra: dict | None = None
         for r, ql in zip(results, qnet.layers):
             layer = qnet.spec.layer(r.name)
             files = dict(input=f"{r.name}_input.npy", weights=None, bias=None, output=f"{r.name}_output.npy")
-            (tmp / files["input"]).write_bytes(npy_bytes(r.input[frame]))
-            (tmp / files["output"]).write_bytes(npy_bytes(r.output[frame]))
+            (tmp / files["input"]).write_bytes(to_npy(r.input[frame]))
+            (tmp / files["output"]).write_bytes(to_npy(r.output[frame]))
             if layer.weighted:
                 files["weights"], files["bias"] = f"{r.name}_weights.npy", f"{r.name}_bias.npy"
-                (tmp / files["weights"]).write_bytes(npy_bytes(ql.weights))
-                (tmp / files["bias"]).write_bytes(npy_bytes(ql.bias))
+                (tmp / files["weights"]).write_bytes(to_npy(ql.weights))
+                (tmp / files["bias"]).write_bytes(to_npy(ql.bias))
             records.append(layer_record(layer, shapes[r.name], ql, files))
         doc = dict(network=qnet.spec.name, input_frac=qnet.input_frac, mean_q=list(qnet.mean_q),
                    layout="CHW", **(extra or {}), layers=records)

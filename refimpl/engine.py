@@ -117,7 +117,7 @@ def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarra
 
 
 # ---------------------------------------------------------------- layers
-def _weights64(qnet: QNetwork | None, ql: QLayer) -> tuple:
+def weights64(qnet: QNetwork | None, ql: QLayer) -> tuple:
     """(W as float64 (M, K), row L1 norms int64 (M,)), cached per network."""
     key = (ql.name, "w64")
     if qnet is not None and key in qnet.cache:
@@ -156,7 +156,7 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     n, c, h, w_ = x.shape
     g = layer.groups
     w = ql.weights
-    w64, l1 = _weights64(qnet, ql)
+    w64, l1 = weights64(qnet, ql)
     cols = im2col(x, layer.kernel, layer.stride, layer.pad)          # (N, C*kh*kw, Ho*Wo) float64
     ho = (h + 2 * layer.pad - layer.kernel) // layer.stride + 1
     wo = (w_ + 2 * layer.pad - layer.kernel) // layer.stride + 1
@@ -180,7 +180,7 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
     flat = flatten_chw(x)                                  # (N, K)
     cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
     xmax = int(np.abs(flat.astype(np.int32)).max()) if flat.size else 0
-    w64, l1 = _weights64(qnet, ql)
+    w64, l1 = weights64(qnet, ql)
     acc, over = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql, "output")
     overflows = over[0].size
     y, sat = _requant(acc, ql, ql.weights.shape[0])

@@ -233,17 +233,21 @@ def float_forward(spec: NetworkSpec, params: dict, x: np.ndarray, until: str | N
             ssq = lrn_window_sum(src * src, layer.lrn_size)
             y = src * (layer.lrn_k + layer.lrn_alpha / layer.lrn_size * ssq) ** -layer.lrn_beta
         else:
-            raise RefimplError(f"network {spec.name}: layer {layer.name} ({layer.kind}) is geometry-only; "
-                               f"the bit-exact engine runs {', '.join(ENGINE_KINDS)} layers")
+            raise _geometry_only(spec, layer)
         acts[layer.name] = np.maximum(y, 0) if layer.relu else y
     return acts
 
 
+def _geometry_only(spec: NetworkSpec, layer) -> RefimplError:
+    return RefimplError(f"network {spec.name}: layer {layer.name} ({layer.kind}) is geometry-only; "
+                        f"the bit-exact engine runs {', '.join(ENGINE_KINDS)} layers")
+
+
 def check_supported(spec: NetworkSpec):
+    """RefimplError unless every layer is one the bit-exact engine runs."""
     for layer in spec.layers:
         if layer.kind not in ENGINE_KINDS:
-            raise RefimplError(f"network {spec.name}: layer {layer.name} ({layer.kind}) is geometry-only; "
-                               f"the bit-exact engine runs {', '.join(ENGINE_KINDS)} layers")
+            raise _geometry_only(spec, layer)
 
 
 # ---------------------------------------------------------------- whole network

@@ -54,7 +54,7 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     tiling = choose_tiling(shape, profile)
     n = x.shape[0]
     xp = pad_hw(x, g.pad)
-    w64, _ = engine._weights64(qnet, ql)
+    w64, _ = engine.weights64(qnet, ql)
     w64 = w64.reshape(w.shape[0], g.cg, g.k * g.k)
     bias = engine.bias_acc(ql)
     shift = np.asarray(ql.shift)
