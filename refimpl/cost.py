@@ -25,7 +25,7 @@ Energy (pJ) = macs*e_mac + reads*e_read + writes*e_write + register*e_reg
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
 from .schedule import PSUM_WORDS, Tiling, _ceil, choose_tiling, geometry, input_rows
 from .spec import LayerShape, NetworkSpec, layer_shapes
@@ -162,13 +162,18 @@ def energy_pj(c: Counters, profile) -> dict:
     return parts
 
 
-def _record(name, kind, c: Counters, profile, tiling: str) -> dict:
-    rec = dict(name=name, type=kind, tiling=tiling, macs=c.macs, tiles=c.tiles, cycles=c.cycles,
-               compute_cycles=c.compute_cycles, stall_cycles=c.stall_cycles,
+def counters_record(c: Counters, profile) -> dict:
+    """Every counter of ``c`` plus stall cycles, utilisation, energy by component
+    (pJ) and latency (s), JSON-ready (reports and golden manifests)."""
+    rec = asdict(c)
+    rec.update(stall_cycles=c.stall_cycles,
                utilization=(c.macs / (profile.array.macs * c.cycles)) if c.cycles else 0.0,
-               buffer_reads=c.buffer_reads, buffer_writes=c.buffer_writes, dram_bytes=c.dram_bytes,
                energy_pj=energy_pj(c, profile), latency_s=c.cycles / profile.clock_hz)
     return rec
+
+
+def _record(name, kind, c: Counters, profile, tiling: str) -> dict:
+    return dict(name=name, type=kind, tiling=tiling, **counters_record(c, profile))
 
 
 def network_cost(spec: NetworkSpec, profile, until: str | None = None) -> dict:
@@ -184,8 +189,11 @@ def network_cost(spec: NetworkSpec, profile, until: str | None = None) -> dict:
     tot = _record("total", "", total, profile, "")
     del tot["name"], tot["type"], tot["tiling"]
     return dict(network=spec.name, profile=profile.name, clock_mhz=profile.array.clock_mhz,
-                units=dict(cycles="clock cycles", dram_bytes="bytes", buffer_reads="16-bit words",
-                           buffer_writes="16-bit words", energy_pj="pJ", latency_s="s"),
+                units=dict(cycles="clock cycles", compute_cycles="clock cycles", stall_cycles="clock cycles",
+                           mac_slots="MAC units x cycles", dram_bytes="bytes", buffer_reads="16-bit words",
+                           buffer_writes="16-bit words", register_accesses="psum register accesses",
+                           decoded_weights="16-bit words", alu_ops="post-processing operations",
+                           utilization="MACs / (array MACs x cycles)", energy_pj="pJ", latency_s="s"),
                 layers=records, total=tot)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cost, engine, features, image, networks, quantize, tiled
+from .dump import layer_record
 from .errors import RefimplError
 from .fileio import atomic_dir
 from .manifest import MANIFEST, SCHEMA_VERSION, sha256
@@ -167,13 +168,6 @@ def _contract_tag(ql) -> str:
             f"round={ql.rounding} ovf={ql.overflow} relu={int(ql.relu)}")
 
 
-def _cost_record(c: cost.Counters, prof) -> dict:
-    return dict(macs=c.macs, cycles=c.cycles, compute_cycles=c.compute_cycles, stall_cycles=c.stall_cycles,
-                mac_slots=c.mac_slots, buffer_reads=c.buffer_reads, buffer_writes=c.buffer_writes,
-                register_accesses=c.register_accesses, dram_bytes=c.dram_bytes, decoded_weights=c.decoded_weights,
-                energy_pj=cost.energy_pj(c, prof))
-
-
 def _resolve(base: str, rel: str) -> str:
     p = Path(rel)
     return str(p if p.is_absolute() else Path(base) / p)
@@ -236,11 +230,9 @@ def build_set(sd: SetDef, out_dir) -> dict:
                                          f"{tag} tensor=bias")
             files["output"] = w.tensor(f"layers/{r.name}/output", r.output[0], 16, ["channel", "row", "col"],
                                        f"{tag} tensor=output")
-            doc = dict(name=r.name, type=layer.kind, kernel=layer.kernel, stride=layer.stride, pad=layer.pad,
-                       groups=layer.groups, **ql.contract(), input_shape=list(s.in_shape),
-                       output_shape=list(s.out_shape), weight_shape=list(s.weight_shape),
-                       acc_overflows=r.stats.acc_overflows, saturations=r.stats.saturations,
-                       expected=_cost_record(r.counters, prof), files=files)
+            doc = layer_record(layer, s, ql, files)
+            doc.update(weight_shape=list(s.weight_shape), acc_overflows=r.stats.acc_overflows,
+                       saturations=r.stats.saturations, expected=cost.counters_record(r.counters, prof))
             if layer.weighted:
                 doc["tiling"] = choose_tiling(s, prof).describe()
                 doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag) for d in captured.get(r.name, [])]
@@ -295,7 +287,7 @@ def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
                   overflow=ql.overflow)
     return dict(index=t.index, group=t.group, m0=t.m0, m1=t.m1, y0=t.y0, y1=t.y1, c0=t.c0, c1=t.c1,
                 first_chunk=t.first_chunk, last_chunk=t.last_chunk, load_weights=t.load_weights,
-                params=params, expected=_cost_record(d.counters, prof), files=files)
+                params=params, expected=cost.counters_record(d.counters, prof), files=files)
 
 
 def _jpeg_doc(w: _Writer, j: dict, results, pixels, sd: SetDef) -> dict:
