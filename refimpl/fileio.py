@@ -39,6 +39,10 @@ def atomic_dir(path):
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:                  # e.g. a full disk: name the output, not the temporary
+        shutil.rmtree(tmp, ignore_errors=True)
+        inner = Path(exc.filename).relative_to(tmp).as_posix() if exc.filename and tmp in Path(exc.filename).parents else None
+        raise RefimplError(f"{path}: cannot write{f' {inner}' if inner else ''} ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -51,6 +55,8 @@ def atomic_write(path, data: bytes):
     of the temporary file.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise RefimplError(f"{path}: cannot write (exists and is not a regular file)")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.resolve().parent)
