@@ -256,7 +256,8 @@ def _check_tensor(group: list, folder: Path, verdict: Verdict, implied: dict):
             try:
                 words[e["format"]] = _check_words(e, data)
             except WordFileError as exc:
-                verdict.invalid.append(f"{MANIFEST}: entry {_show(e['path'])}: manifest and data disagree: {exc}")
+                why = re.sub(r"^(\d+): ", r"line \1: ", str(exc).removeprefix(e["path"] + ":").lstrip(" "))
+                verdict.invalid.append(f"{MANIFEST}: entry {_show(e['path'])}: manifest and data disagree: {why}")
     stem = group[0]["path"].rsplit(".", 1)[0]
     if stem in implied:
         bits, source = implied[stem]
