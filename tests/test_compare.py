@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from refimpl import compare, fileio
+from refimpl.wordfile import read_hex
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "golden" / "smoke"
@@ -274,3 +276,18 @@ def test_golden_on_a_full_disk(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err == f"refimpl: error: {out}: cannot write layers/conv1/weights.hex (No space left on device)\n", err
     assert list(tmp_path.iterdir()) == []
+
+
+@given(st.data())
+def test_hex_reader_fast_and_slow_paths_agree_with_python(data):
+    """Fixed-width dumps take a vectorised path, anything else the token loop: both give the words
+    Python's int(word, 16) and two's complement give (the oracle)."""
+    bits = data.draw(st.sampled_from([8, 10, 16, 32, 40, 62]))
+    signed = data.draw(st.booleans())
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    values = data.draw(st.lists(st.integers(lo, hi), min_size=1, max_size=50))
+    fixed = hex_text(values, bits).encode()
+    messy = ("// c\n" + hex_text(values, bits, newline=" // w\r\n").replace("0", "_0", 1)).encode()
+    for text in (fixed, b"// header\n" + fixed, messy):
+        got, xz = read_hex(text, len(values), bits, signed, "t.hex")
+        assert got.tolist() == values and not xz.any()
