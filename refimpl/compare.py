@@ -164,7 +164,9 @@ def rtl_files(rtl_dir: Path, dump_paths: set, ignore=()) -> list:
                 continue                                   # a folder to walk
             try:
                 mode = os.stat(path).st_mode
-            except OSError:
+            except OSError as exc:
+                if not path.is_symlink():
+                    raise Unusable(f"{path}: unreadable ({exc.strerror})") from None
                 raise Unusable(f"{path}: dangling symlink (to {os.readlink(path)}); a dump must be a file "
                                f"(or --ignore it)") from None
             if not stat.S_ISREG(mode):

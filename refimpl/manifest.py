@@ -131,7 +131,7 @@ def check_entry(e) -> list:
             ext = e["path"].rsplit(".", 1)[1] if "." in e["path"].rsplit("/", 1)[-1] else ""
             if fmt in WORD_FORMATS and ext != fmt:
                 bad.append(("format", f"{_show(fmt)} but the path ends in {_show('.' + ext if ext else '')}"))
-            if fmt == "raw" and ext in WORD_FORMATS:
+            if fmt == "raw" and ext in ("hex", "npy"):          # .bin of raw bytes is both
                 bad.append(("format", f"\"raw\" but the path ends in \".{ext}\" (a word-file extension)"))
     shape = e.get("shape")
     if "shape" in e and not (isinstance(shape, list) and all(_is_int(d) and d >= 0 for d in shape)):

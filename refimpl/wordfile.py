@@ -69,7 +69,7 @@ def to_npy(a: np.ndarray) -> bytes:
 # weights, 16/32-bit bias, JPEG stage words, and acc_bits psums in int64 (fixedpoint.check_acc_bits).
 WORD_BITS = {"uint8": range(8, 9), "int8": range(8, 9), "uint16": range(16, 17), "int16": range(16, 17),
              "uint32": range(32, 33), "int32": range(32, 33),
-             "int64": range(min(32, MIN_ACC_BITS), MAX_ACC_BITS + 1)}
+             "int64": range(MIN_ACC_BITS, MAX_ACC_BITS + 1)}
 NPY_MAGIC = b"\x93NUMPY"
 BOM = b"\xef\xbb\xbf"
 _NIBBLE = np.full(256, 255, dtype=np.uint8)
@@ -134,11 +134,11 @@ def read_hex(data: bytes, n: int, word_bits: int, signed: bool, where: str, exac
     (what the golden writer produces).
     """
     digits = hex_digits(word_bits)
-    if n > len(data):                                       # every word takes at least one byte
-        raise WordFileError(f"{where}: {len(data)} bytes cannot hold the {n} words expected")
     if data.startswith(BOM):
         raise WordFileError(f"{where}:1: starts with a UTF-8 byte-order mark (EF BB BF); "
                             f"$readmemh reads plain ASCII: save the file without a BOM")
+    if n > len(data):                                       # every word takes at least one byte
+        raise WordFileError(f"{where}: {len(data)} bytes cannot hold the {n} words expected")
     pos = 0
     while data.startswith(b"//", pos):                      # header comment lines (fast path)
         nl = data.find(b"\n", pos)
