@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -221,6 +222,9 @@ def _check_words(e: dict, data: bytes) -> np.ndarray:
         check_range(v, bits, not dtype.startswith("u"), rel)
         return v
     if e["format"] == "hex":
+        if math.prod(shape) > len(data):            # before allocating the words of a forged shape
+            raise WordFileError(f"{rel}: manifest 'shape' {list(shape)} is {math.prod(shape)} words, "
+                                f"more than the file's {len(data)} bytes can hold")
         head = hex_header(data)
         want = "x".join(map(str, shape)) or "0"
         if head["shape"] is not None and head["shape"] != want:

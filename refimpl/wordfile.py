@@ -137,8 +137,6 @@ def read_hex(data: bytes, n: int, word_bits: int, signed: bool, where: str, exac
     if data.startswith(BOM):
         raise WordFileError(f"{where}:1: starts with a UTF-8 byte-order mark (EF BB BF); "
                             f"$readmemh reads plain ASCII: save the file without a BOM")
-    if n > len(data):                                       # every word takes at least one byte
-        raise WordFileError(f"{where}: {len(data)} bytes cannot hold the {n} words expected")
     pos = 0
     while data.startswith(b"//", pos):                      # header comment lines (fast path)
         nl = data.find(b"\n", pos)

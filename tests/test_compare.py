@@ -70,6 +70,9 @@ def test_independent_dump_matches(rtl):
 def test_0x_prefix_is_not_a_hex_word(rtl):
     dump(rtl, f"{PSUMS}.hex", hex_text(words(PSUMS), 40, prefix="0x"))
     one_error(*cli("compare", SMOKE, rtl), f"{rtl / PSUMS}.hex:1: not a hex word: '0x")
+    dump(rtl, f"{OUT}.hex", "0000\n0x044b\n")                      # a short file: the word is named first
+    one_error(*cli("compare", SMOKE, rtl), f"{rtl / OUT}.hex:2: not a hex word: '0x044b'")
+    (rtl / f"{OUT}.hex").unlink()
     # with a header, the line named is the first word's line; 0x044b style on a 16-bit dump
     dump(rtl, f"{PSUMS}.hex", hex_text(words(PSUMS), 40))
     dump(rtl, f"{OUT}.hex", "// header\n// header\n" + hex_text(words(OUT), 16, digits=4, prefix="0x"))

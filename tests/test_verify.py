@@ -109,6 +109,10 @@ def t_shape_size(g, doc):
         entry(doc, f"{OUT}.{fmt}")["shape"] = [64, 32, 31]
 
 
+def t_shape_huge(g, doc):
+    entry(doc, f"{OUT}.hex")["shape"] = [10 ** 12, 10 ** 18, 1]
+
+
 def t_shape_abc(g, doc):
     entry(doc, f"{OUT}.hex")["shape"] = "abc"
 
@@ -190,6 +194,7 @@ BATTERY = [
     (t_shape_permuted, "npy shape [64, 32, 32], expected [32, 64, 32]"),
     (t_shape_permuted_hex_only, "manifest 'shape' [32, 64, 32], the file's header says shape=64x32x32"),
     (t_shape_size, "npy shape [64, 32, 32], expected [64, 32, 31]"),
+    (t_shape_huge, "manifest 'shape' [1000000000000, 1000000000000000000, 1] is 1000000000000000000000000000000 words"),
     (t_shape_abc, "'shape' must be a list of non-negative integers, got \"abc\""),
     (t_shape_negative, "'shape' must be a list of non-negative integers"),
     (t_word_bits_48, "manifest 'word_bits' 48, the file's header says word_bits=40"),
