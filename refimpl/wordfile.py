@@ -72,9 +72,11 @@ WORD_BITS = {"uint8": range(8, 9), "int8": range(8, 9), "uint16": range(16, 17),
              "int64": range(MIN_ACC_BITS, MAX_ACC_BITS + 1)}
 NPY_MAGIC = b"\x93NUMPY"
 BOM = b"\xef\xbb\xbf"
-_NIBBLE = np.full(256, 255, dtype=np.uint8)
+_NIBBLES = bytearray(b"\xff" * 256)        # bytes.translate table: hex digit -> 0..15, "\n" -> 0xfe
 for _i, _c in enumerate(b"0123456789abcdef"):
-    _NIBBLE[_c] = _NIBBLE[ord(chr(_c).upper())] = _i
+    _NIBBLES[_c] = _NIBBLES[ord(chr(_c).upper())] = _i
+_NIBBLES[10] = 0xfe
+_NIBBLES = bytes(_NIBBLES)
 _TOKEN = re.compile(r"[0-9a-fA-FxXzZ]+")
 _ADDRESS = re.compile(r"[0-9a-fA-F]+")
 
@@ -100,26 +102,35 @@ def check_range(v: np.ndarray, word_bits: int, signed: bool, where: str):
 
 
 def _to_signed(u: np.ndarray, word_bits: int, signed: bool) -> np.ndarray:
-    v = u.astype(np.int64) if word_bits < 64 else u.view(np.int64)
-    if signed and word_bits < 64:
-        v = np.where(v >> (word_bits - 1) & 1, v - (1 << word_bits), v)
-    return v
+    """int64 values of unsigned ``word_bits`` patterns (sign bit extended when ``signed``)."""
+    if signed and 8 * u.dtype.itemsize == word_bits:
+        return u.view(u.dtype.str.replace("u", "i")).astype(np.int64)      # the container is the width
+    if not signed:
+        return u.astype(np.int64)
+    s = np.uint64(64 - word_bits)
+    return (u.astype(np.uint64) << s).view(np.int64) >> s.astype(np.int64)
 
 
 def _fast_hex(body: bytes, n: int, digits: int):
-    """Words of fixed-width, newline-terminated hex lines (the writer's and $writememh's layout), or None."""
+    """Unsigned words of fixed-width, newline-terminated hex lines (the writer's and $writememh's
+    layout), or None for anything else.  The digits are packed two per byte and read as big-endian
+    integers of 1, 2, 4 or 8 bytes."""
     if len(body) != n * (digits + 1) or digits > 16:
         return None
-    a = np.frombuffer(body, np.uint8).reshape(n, digits + 1)
-    if n and not (a[:, digits] == 10).all():
+    nib = body.translate(_NIBBLES)
+    if b"\xff" in nib or nib.count(b"\xfe") != n:
         return None
-    nib = _NIBBLE[a[:, :digits]]
-    if n and nib.max() > 15:
+    a = np.frombuffer(nib, np.uint8).reshape(n, digits + 1)
+    if n and not (a[:, digits] == 0xfe).all():
         return None
-    u = np.zeros(n, np.uint64)
-    for k in range(digits):
-        u = (u << np.uint64(4)) | nib[:, k].astype(np.uint64)
-    return u
+    width = next(k for k in (1, 2, 4, 8) if 2 * k >= digits)
+    off = 2 * width - digits                                    # leading zero nibbles
+    packed = np.zeros((n, width), np.uint8)
+    for j in range(width):                                      # column by column: 1-D loops over n
+        hi, lo = 2 * j - off, 2 * j + 1 - off
+        if lo >= 0:
+            packed[:, j] = a[:, lo] if hi < 0 else (a[:, hi] << 4) | a[:, lo]
+    return packed.view(f">u{width}").reshape(n)
 
 
 def read_hex(data: bytes, n: int, word_bits: int, signed: bool, where: str, exact: bool = False):
@@ -143,8 +154,8 @@ def read_hex(data: bytes, n: int, word_bits: int, signed: bool, where: str, exac
         pos = len(data) if nl < 0 else nl + 1
     u = _fast_hex(data[pos:], n, digits)
     if u is not None:
-        if word_bits < 4 * digits and n and int(u.max()) >> word_bits:
-            i = int(np.flatnonzero(u >> np.uint64(word_bits))[0])
+        if word_bits < 8 * u.dtype.itemsize and n and int(u.max()) >> word_bits:
+            i = int(np.flatnonzero(u >> word_bits)[0])
             line = data[:pos].count(b"\n") + i + 1
             raise WordFileError(f"{where}:{line}: word '{data[pos + i * (digits + 1):][:digits].decode()}' is "
                                 f"wider than the golden width of {word_bits} bits")
@@ -254,6 +265,8 @@ def read_words(data: bytes, fmt: str, shape: tuple, dtype: str, word_bits: int, 
             raise WordFileError(f"{where}: {len(data)} bytes, expected {n * dt.itemsize} "
                                 f"({n} words of {dt.itemsize} bytes)")
         v = np.frombuffer(data, dt).astype(np.int64)
+        if 8 * dt.itemsize == word_bits:
+            return v, np.zeros(n, bool)                         # the container is the width
     else:
         a = read_npy(data, shape, where)
         if a.dtype == np.uint64 and a.size and int(a.max()) > np.iinfo(np.int64).max:
