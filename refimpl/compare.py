@@ -231,7 +231,8 @@ def run(golden_dir, rtl_dir, max_report: int = 10, junit: str | None = None, ign
         out(f"{'MISSING ' if require_all else 'skipped '} {rel}: not dumped by the RTL")
     bad = sum(r.mismatches > 0 for r in results)
     out(f"compare: {len(results)} files, {len(results) - bad} match, {bad} mismatch; "
-        f"{len(undumped)} golden tensors not dumped by the RTL" + (" (--require-all: fail)" if require_all and undumped else ""))
+        f"{len(undumped)} golden tensors not dumped by the RTL" + (" (--require-all: fail)" if require_all and undumped
+                                                                   else ""))
     status = 1 if bad or (require_all and undumped) else 0
     if junit:
         try:

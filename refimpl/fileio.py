@@ -41,8 +41,9 @@ def atomic_dir(path):
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:                  # e.g. a full disk: name the output, not the temporary
         shutil.rmtree(tmp, ignore_errors=True)
-        inner = Path(exc.filename).relative_to(tmp).as_posix() if exc.filename and tmp in Path(exc.filename).parents else None
-        raise RefimplError(f"{path}: cannot write{f' {inner}' if inner else ''} ({exc.strerror or exc})") from None
+        name = Path(exc.filename) if isinstance(exc.filename, str) else None
+        inner = f" {name.relative_to(tmp).as_posix()}" if name and tmp in name.parents else ""
+        raise RefimplError(f"{path}: cannot write{inner} ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

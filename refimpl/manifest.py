@@ -168,7 +168,8 @@ def _expected_bits(doc: dict) -> dict:
         if isinstance(files.get("bias"), str) and _is_int(layer.get("bias_bits")):
             want[files["bias"]] = (layer["bias_bits"], f"layers[{li}] bias_bits")
         for ti, tile in enumerate(layer.get("tiles") if isinstance(layer.get("tiles"), list) else []):
-            if not (isinstance(tile, dict) and isinstance(tile.get("params"), dict) and isinstance(tile.get("files"), dict)):
+            if not (isinstance(tile, dict) and isinstance(tile.get("params"), dict)
+                    and isinstance(tile.get("files"), dict)):
                 continue
             for name, key in (("psums", "acc_bits"), ("bias", "bias_bits")):
                 stem, bits = tile["files"].get(name), tile["params"].get(key)
@@ -231,7 +232,8 @@ def _check_words(e: dict, data: bytes) -> np.ndarray:
         if head["shape"] is not None and head["shape"] != want:
             raise WordFileError(f"{rel}: manifest 'shape' {list(shape)}, the file's header says shape={head['shape']}")
         if head["word_bits"] is not None and head["word_bits"] != bits:
-            raise WordFileError(f"{rel}: manifest 'word_bits' {bits}, the file's header says word_bits={head['word_bits']}")
+            raise WordFileError(f"{rel}: manifest 'word_bits' {bits}, "
+                                f"the file's header says word_bits={head['word_bits']}")
     return read_words(data, e["format"], shape, dtype, bits, rel, exact=True)[0]
 
 
@@ -316,7 +318,8 @@ def verify(folder) -> Verdict:
     verdict = Verdict(doc=doc)
     groups, seen = {}, set()
     for i, e in enumerate(doc["files"]):
-        label = f"{MANIFEST}: files[{i}]" + (f" {_show(e['path'])}" if isinstance(e, dict) and isinstance(e.get("path"), str) else "")
+        named = isinstance(e, dict) and isinstance(e.get("path"), str)
+        label = f"{MANIFEST}: files[{i}]" + (f" {_show(e['path'])}" if named else "")
         bad = check_entry(e)
         for key, text in bad:
             verdict.invalid.append(f"{label}: '{key}' {text}")

@@ -244,7 +244,8 @@ def read_npy(data: bytes, shape: tuple, where: str) -> np.ndarray:
     if a.dtype.kind not in "iu":
         raise WordFileError(f"{where}: npy holds {a.dtype}, expected integer words")
     if a.shape != tuple(shape):
-        raise WordFileError(f"{where}: npy shape {list(a.shape)}, expected {list(shape)} (same layout as the golden file)")
+        raise WordFileError(f"{where}: npy shape {list(a.shape)}, expected {list(shape)} "
+                            f"(same layout as the golden file)")
     return a
 
 

@@ -6,7 +6,6 @@ writer's independent second format), never from compare's own output.
 """
 import errno
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -190,7 +189,8 @@ def test_junit(rtl, tmp_path):
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props == {"golden": str(SMOKE), "rtl": str(rtl)}
     cases = {f"{c.get('classname')}.{c.get('name')}": c for c in suite.iter("testcase")}
-    assert len(cases) == 9 and suite.get("tests") == "9" and suite.get("skipped") == "8" and suite.get("failures") == "1"
+    assert len(cases) == 9 and suite.get("tests") == "9"
+    assert suite.get("skipped") == "8" and suite.get("failures") == "1"
     assert cases["layers.conv1.output.hex"].find("failure").get("message") == "1 of 65536 words differ"
     assert cases["tiles.conv1.t0000.psums"].find("skipped").get("message") == "not dumped by the RTL"
     rc, out, err = cli("compare", SMOKE, rtl, "--junit", junit, "--require-all")
