@@ -282,3 +282,24 @@ def test_untampered_sets_verify(tmp_path):
     for name in ("smoke", "jpeg-encoder"):
         rc, out, err = cli("verify", ROOT / "golden" / name)
         assert (rc, err) == (0, "") and out.endswith(": OK\n"), (name, out, err)
+
+
+def test_bin_forged_against_hex_and_npy(tmp_path, rtl):
+    """A three-format set: a bin file with one changed word and a resealed manifest is refused."""
+    g = tmp_path / "g3"
+    rc, out, err = cli("golden", "--set", "smoke", "--format", "hex,bin,npy", "--out", g)
+    assert rc == 0, err
+    assert cli("verify", g)[0] == 0
+
+    def forge(g, doc):
+        v = np.fromfile(g / f"{OUT}.bin", "<i2").copy()
+        v[7] ^= 0x100
+        (g / f"{OUT}.bin").write_bytes(v.tobytes())
+        reseal(g, doc, f"{OUT}.bin")
+    edit(g, forge)
+    message = f"tensor \"{OUT}\": the bin and hex files hold different words (1 differ, first at flat index 7"
+    rc, out, err = cli("verify", g)
+    assert rc == 2 and message in err, err
+    assert "the bin and npy files hold different words" in err
+    rc, out, err = cli("compare", g, rtl)
+    assert rc == 2 and message in err and "refusing to compare" in err
