@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cost, engine, features, image, networks, quantize, tiled
+from . import fixedpoint as fx
 from .dump import layer_record
 from .errors import RefimplError
 from .fileio import atomic_dir
@@ -45,8 +46,11 @@ else:                                   # pragma: no cover
 FORMATS = ("hex", "bin", "npy")
 DEFAULT_SET = "default"
 SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length", "extra", "extra_length"]
+# The numeric contract a set fixes (the same five options as `refimpl run`), with defaults
+CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
+                         bias_bits=16, per_channel=False)
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "profile", "layers", "tiles",
-            "formats", "jpeg"}
+            "formats", "jpeg"} | set(CONTRACT_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,28 @@ class SetDef:
     formats: tuple = FORMATS
     jpeg: tuple = ()                  # ({"name", "source": "feature:<layer>" | "image", "quality", "subsampling"}, ...)
     base: str = "."                   # folder the relative paths start from
+    acc_bits: int = fx.DEFAULT_ACC_BITS   # accumulator width, 32..62
+    overflow: str = fx.DEFAULT_OVERFLOW   # saturate | wrap | error
+    rounding: str = fx.DEFAULT_ROUNDING   # half_up | half_even | truncate
+    bias_bits: int = 16                   # 16 or 32
+    per_channel: bool = False             # weight fractional bits per output channel
+
+
+def contract_problem(key: str, value):
+    """None if ``value`` is valid for contract option ``key``, else what it must be (for one error line)."""
+    if key == "acc_bits":
+        ok = isinstance(value, int) and not isinstance(value, bool) and fx.MIN_ACC_BITS <= value <= fx.MAX_ACC_BITS
+        return None if ok else f"must be an integer {fx.MIN_ACC_BITS}..{fx.MAX_ACC_BITS}"
+    if key == "bias_bits":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value in (16, 32)
+        return None if ok else "must be 16 or 32"
+    if key == "overflow":
+        return None if value in fx.OVERFLOW_POLICIES else f"must be one of {', '.join(fx.OVERFLOW_POLICIES)}"
+    if key == "rounding":
+        return None if value in fx.ROUNDING_MODES else f"must be one of {', '.join(fx.ROUNDING_MODES)}"
+    if key == "per_channel":
+        return None if isinstance(value, bool) else "must be true or false"
+    raise KeyError(key)
 
 
 def _sets_dir():
@@ -105,11 +131,16 @@ def load_set(name_or_path: str) -> SetDef:
         if not isinstance(doc.get(key), str):
             raise RefimplError(f"{where}: missing key '{key}' (a string)")
     jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
+    contract = {key: doc.get(key, default) for key, default in CONTRACT_DEFAULTS.items()}
+    for key, value in contract.items():
+        problem = contract_problem(key, value)
+        if problem:
+            raise RefimplError(f"{where}: key '{key}' = {value!r} {problem}")
     return SetDef(name=doc["name"], network=doc["network"], description=doc.get("description", ""),
                   image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
                   seed=int(doc.get("seed", 0)), profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
-                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base)
+                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract)
 
 
 def parse_tiles(text: str) -> int | None:
@@ -164,7 +195,9 @@ class _Writer:
 
 def _contract_tag(ql) -> str:
     wf = ql.contract()["w_frac"]
-    return (f"q_in={ql.in_frac} q_w={wf} q_out={ql.out_frac} acc={ql.acc_bits}b "
+    q_w = f"{min(wf)}..{max(wf)}(per_channel)" if isinstance(wf, list) else wf
+    bias = f" bias={ql.bias_bits}b" if ql.bias is not None else ""
+    return (f"q_in={ql.in_frac} q_w={q_w} q_out={ql.out_frac} acc={ql.acc_bits}b{bias} "
             f"round={ql.rounding} ovf={ql.overflow} relu={int(ql.relu)}")
 
 
@@ -194,7 +227,12 @@ def build_set(sd: SetDef, out_dir) -> dict:
         params = quantize.synthetic_params(spec, sd.seed, until=until)
     else:
         params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
-    qnet = quantize.quantize_network(spec, params, pixels, until=until)
+    for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
+        problem = contract_problem(key, getattr(sd, key))
+        if problem:
+            raise RefimplError(f"set {sd.name}: {key} {getattr(sd, key)!r} {problem}")
+    qnet = quantize.quantize_network(spec, params, pixels, per_channel=sd.per_channel, bias_bits=sd.bias_bits,
+                                     acc_bits=sd.acc_bits, overflow=sd.overflow, rounding=sd.rounding, until=until)
     x = quantize.pixels_to_int(pixels, spec)
 
     selected = set(names)
@@ -231,7 +269,7 @@ def build_set(sd: SetDef, out_dir) -> dict:
             files["output"] = w.tensor(f"layers/{r.name}/output", r.output[0], 16, ["channel", "row", "col"],
                                        f"{tag} tensor=output")
             doc = layer_record(layer, s, ql, files)
-            doc.update(weight_shape=list(s.weight_shape), acc_overflows=r.stats.acc_overflows,
+            doc.update(per_channel=bool(np.ndim(ql.w_frac)), weight_shape=list(s.weight_shape), acc_overflows=r.stats.acc_overflows,
                        saturations=r.stats.saturations, expected=cost.counters_record(r.counters, prof))
             if layer.weighted:
                 doc["tiling"] = choose_tiling(s, prof).describe()
@@ -242,7 +280,7 @@ def build_set(sd: SetDef, out_dir) -> dict:
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
-                        tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
+                        tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -255,7 +293,9 @@ LAYOUTS = {
     "bias": "[out_channel], bias_bits wide, b_frac fractional bits",
     "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads",
     "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice",
-    "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), after the tile's chunk",
+    "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), the accumulator after "
+                  "the tile's input-channel chunk; a non-first chunk starts from the file named by its psums_in "
+                  "(the previous tile's psums), a first chunk from the aligned bias",
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
@@ -281,13 +321,15 @@ def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
                   in_rows=int(d.inputs.shape[2]), in_cols=int(d.inputs.shape[3]),
                   out_rows=int(d.psums.shape[2]), out_cols=int(d.psums.shape[3]),
                   shift=shift.tolist()[t.m0:t.m1] if np.ndim(shift) else int(shift),
-                  bias_shift=(np.asarray(ql.acc_frac) - ql.b_frac).tolist() if np.ndim(ql.acc_frac)
+                  bias_shift=(np.asarray(ql.acc_frac) - ql.b_frac).tolist()[t.m0:t.m1] if np.ndim(ql.acc_frac)
                   else int(ql.acc_frac - ql.b_frac),
                   relu=bool(ql.relu), acc_bits=ql.acc_bits, bias_bits=ql.bias_bits, rounding=ql.rounding,
                   overflow=ql.overflow)
+    # a later input-channel chunk starts from the psums the previous chunk (the previous tile) ended with
+    psums_in = None if t.first_chunk else f"tiles/{d.layer}/t{t.index - 1:04d}/psums"
     return dict(index=t.index, group=t.group, m0=t.m0, m1=t.m1, y0=t.y0, y1=t.y1, c0=t.c0, c1=t.c1,
                 first_chunk=t.first_chunk, last_chunk=t.last_chunk, load_weights=t.load_weights,
-                params=params, expected=cost.counters_record(d.counters, prof), files=files)
+                psums_in=psums_in, params=params, expected=cost.counters_record(d.counters, prof), files=files)
 
 
 def _jpeg_doc(w: _Writer, j: dict, results, pixels, sd: SetDef) -> dict:
