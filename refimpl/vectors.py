@@ -49,8 +49,9 @@ SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length",
 # The numeric contract a set fixes (the same five options as `refimpl run`), with defaults
 CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
                          bias_bits=16, per_channel=False)
-SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "profile", "layers", "tiles",
-            "formats", "jpeg"} | set(CONTRACT_DEFAULTS)
+SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
+            "layers", "tiles", "formats", "jpeg"} | set(CONTRACT_DEFAULTS)
+COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class SetDef:
     image: str = "default"            # "default" (embedded photo) or a path relative to the set file
     weights: str = "synthetic"        # "synthetic" (seeded) or an .npz path relative to the set file
     seed: int = 0
+    synthetic_weight_bits: int = 0    # 0: full precision; 2..8: coarse_params(bits)
     profile: str = "paper-28nm"
     layers: tuple | None = None       # None: every layer; (): none (JPEG vectors only)
     tiles: str = "none"               # none | first:N | all
@@ -131,6 +133,9 @@ def load_set(name_or_path: str) -> SetDef:
         if not isinstance(doc.get(key), str):
             raise RefimplError(f"{where}: missing key '{key}' (a string)")
     jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
+    swb = doc.get("synthetic_weight_bits", 0)
+    if swb != 0 and not (isinstance(swb, int) and not isinstance(swb, bool) and 2 <= swb <= 8):
+        raise RefimplError(f"{where}: key 'synthetic_weight_bits' = {swb!r} must be an integer 2..8 (0: full precision)")
     contract = {key: doc.get(key, default) for key, default in CONTRACT_DEFAULTS.items()}
     for key, value in contract.items():
         problem = contract_problem(key, value)
@@ -138,7 +143,8 @@ def load_set(name_or_path: str) -> SetDef:
             raise RefimplError(f"{where}: key '{key}' = {value!r} {problem}")
     return SetDef(name=doc["name"], network=doc["network"], description=doc.get("description", ""),
                   image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
-                  seed=int(doc.get("seed", 0)), profile=doc.get("profile", "paper-28nm"),
+                  seed=int(doc.get("seed", 0)), synthetic_weight_bits=swb,
+                  profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
                   formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract)
 
@@ -201,6 +207,43 @@ def _contract_tag(ql) -> str:
             f"round={ql.rounding} ovf={ql.overflow} relu={int(ql.relu)}")
 
 
+def coarse_params(params: dict, bits: int) -> dict:
+    """Synthetic float params on coarse grids, so that exact rounding ties occur.
+
+    Weights: per output channel, levels k * step with |k| <= L = 2**(bits-1) - 1
+    and step = 2**ceil(log2(max|w_c| / L)) (k = floor(w/step + 0.5), clipped).
+    quantize.choose_frac then maps step to 2**13 for max|k| = 2 or 3 (3-bit
+    levels: 3 * 2**13 <= 32767 < 3 * 2**14, 2 * 2**14 = 32768 does not fit),
+    so every int16 weight, and every product, is a multiple of 2**13.
+    Biases: multiples of 2**-COARSE_BIAS_FRAC; with 32-bit bias words at
+    b_frac >= 13 + COARSE_BIAS_FRAC (AlexNet: b_frac 22..23) the aligned bias
+    is a multiple of 2**13 too.  The accumulator's low 13 bits are then zero
+    and a requantization shift s drops an exact half with probability about
+    2**-(s - 13) instead of 2**-s: round half to even and half up differ on
+    thousands of outputs (counted in tests/test_golden.py) instead of none.
+    """
+    if not (isinstance(bits, int) and not isinstance(bits, bool) and 2 <= bits <= 8):
+        raise RefimplError(f"synthetic_weight_bits {bits!r} must be an integer 2..8 (0: full precision)")
+    levels = (1 << (bits - 1)) - 1
+    out = {}
+    for key, v in params.items():
+        if key.endswith(".weight"):
+            flat = v.reshape(v.shape[0], -1)
+            peak = np.abs(flat).max(axis=1)
+            step = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak, 1.0) / levels)))[:, None]
+            out[key] = (np.clip(np.floor(flat / step + 0.5), -levels, levels) * step).reshape(v.shape)
+        else:
+            out[key] = np.floor(v * 2.0 ** COARSE_BIAS_FRAC + 0.5) / 2.0 ** COARSE_BIAS_FRAC
+    return out
+
+
+def _weights_text(sd: SetDef) -> str:
+    if sd.weights != "synthetic":
+        return sd.weights
+    coarse = f", coarse {sd.synthetic_weight_bits}-bit levels (vectors.coarse_params)" if sd.synthetic_weight_bits else ""
+    return f"synthetic seed {sd.seed}{coarse}"
+
+
 def _resolve(base: str, rel: str) -> str:
     p = Path(rel)
     return str(p if p.is_absolute() else Path(base) / p)
@@ -225,6 +268,10 @@ def build_set(sd: SetDef, out_dir) -> dict:
     pixels = image.load(None if sd.image == "default" else _resolve(sd.base, sd.image), spec.input_shape)
     if sd.weights == "synthetic":
         params = quantize.synthetic_params(spec, sd.seed, until=until)
+        if sd.synthetic_weight_bits:
+            params = coarse_params(params, sd.synthetic_weight_bits)
+    elif sd.synthetic_weight_bits:
+        raise RefimplError(f"set {sd.name}: synthetic_weight_bits applies to synthetic weights only")
     else:
         params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
     for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
@@ -278,7 +325,7 @@ def build_set(sd: SetDef, out_dir) -> dict:
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
-                        image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
+                        image=sd.image, weights=_weights_text(sd),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
                         tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
                         files=sorted(w.entries, key=lambda e: e["path"]))

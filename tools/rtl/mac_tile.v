@@ -32,8 +32,9 @@
 // lane), so per-channel weight formats need nothing else.
 //
 // Deliberate bugs, to prove that the co-simulation catches mismatches:
-//   +define+FAULT           the requantizer rounds with the wrong mode
-//                           (half_up, half_even -> truncate; truncate -> half_up)
+//   +define+FAULT           the requantizer rounds with the wrong mode (half_up ->
+//                           truncate; half_even, truncate -> half_up: on half_even
+//                           data exactly the outputs with a tie differ)
 //   +define+FAULT_OVERFLOW  the accumulator uses the wrong overflow policy
 //                           (saturate, error -> wrap; wrap -> saturate)
 //
@@ -109,7 +110,7 @@ module mac_tile #(
     localparam integer RW = ((ACC_BITS > BIAS_BITS) ? ACC_BITS : BIAS_BITS) + MAX_SHIFT + 2;
 
 `ifdef FAULT
-    localparam integer ROUND_OUT = (ROUNDING == 2) ? 0 : 2;     // deliberate bug: the wrong rounding mode
+    localparam integer ROUND_OUT = (ROUNDING == 0) ? 2 : 0;     // deliberate bug: the wrong rounding mode
 `else
     localparam integer ROUND_OUT = ROUNDING;
 `endif
