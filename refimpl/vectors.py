@@ -338,8 +338,10 @@ LAYOUTS = {
     "conv weights": "[out_channel][in_channel within group][ky][kx]",
     "fc weights": "[out][in], in = flattened [channel][row][col]",
     "bias": "[out_channel], bias_bits wide, b_frac fractional bits",
-    "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads",
-    "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice",
+    "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads: layer input channels "
+                   "c0:c1 (absolute, the group offset included), padded rows y0*stride .. (y1-1)*stride+k-1",
+    "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice: layer weights [m0:m1][c0-g*cg : c1-g*cg] "
+                    "(g = group, cg = in_channels/groups: weights index input channels within the group)",
     "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), the accumulator after "
                   "the tile's input-channel chunk; a non-first chunk starts from the file named by its psums_in "
                   "(the previous tile's psums), a first chunk from the aligned bias",
