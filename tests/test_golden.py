@@ -239,16 +239,6 @@ CONTRACT_SETS = {"wrap-acc32": dict(acc_bits=32, overflow="wrap", rounding="half
                                                per_channel=True)}
 
 
-@pytest.fixture(scope="module")
-def contract_sets(tmp_path_factory):
-    """The three contract sets: wrap-acc32 as checked in, the two others built here."""
-    out = {"wrap-acc32": ROOT / "golden" / "wrap-acc32"}
-    for name in ("truncate", "half-even-per-channel"):
-        out[name] = tmp_path_factory.mktemp("contract") / name
-        vectors.build_set(vectors.load_set(name), out[name])
-    return out
-
-
 def check_layers_and_tiles(folder):
     """Every layer and tile of a set recomputed by the direct loop from its own files:
     returns ({layer: overflowed outputs}, {layer: {tile index: overflowed outputs}}, {layer: psums})."""
