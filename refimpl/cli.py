@@ -130,7 +130,8 @@ def _add_golden(sub):
     # the numeric contract (override the set's keys of the same names)
     p.add_argument("--acc-bits", type=int, help="accumulator width in bits, 32..62 (override; default 40)")
     p.add_argument("--overflow", help="accumulator overflow: saturate, wrap, error (override; default saturate)")
-    p.add_argument("--rounding", help="requantization rounding: half_up, half_even, truncate (override; default half_up)")
+    p.add_argument("--rounding", help="requantization rounding: half_up, half_even, truncate "
+                                      "(override; default half_up)")
     p.add_argument("--bias-bits", type=int, help="bias word width, 16 or 32 (override; default 16)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
                    help="weight fractional bits per output channel (override; default off)")

@@ -1,8 +1,10 @@
 """Golden sets: definitions (vectors/*.toml), the writer, and the manifest.
 
 A set definition (TOML) names the network, image, weights, profile, which
-layers, which tiles (none | first:N | all), which formats (hex, bin, npy) and
-which JPEG stage vectors to write.  ``build_set`` runs the network (tile by
+layers, which tiles (none | first:N | all), which formats (hex, bin, npy),
+which JPEG stage vectors to write and the numeric contract: acc_bits,
+overflow, rounding, bias_bits, per_channel (the options of `refimpl run`;
+`refimpl golden` overrides them with the flags of the same names).  ``build_set`` runs the network (tile by
 tile where tiles are wanted) and writes, atomically:
 
   manifest.json
@@ -15,7 +17,10 @@ Layouts (row-major): feature maps [C][H][W]; conv weights
 [Cout][Cin/groups][kh][kw]; fc weights [Nout][Nin]; bias [Cout]; tile inputs
 the zero-padded patch [tk][rows][cols]; tile weights [m][tk][kh][kw]; psums
 and outputs [m][rows][cols].  Word widths: activations and weights 16,
-bias 16 or 32, psums acc_bits (bin/npy: int64), JPEG samples 8.
+bias 16 or 32, psums acc_bits (bin/npy: int64), JPEG samples 8.  A tile on
+its first input-channel chunk starts from the aligned bias (its bias file);
+a later chunk starts from the previous tile's psums (its manifest entry names
+that file as psums_in); only the last chunk has outputs.
 """
 from __future__ import annotations
 
@@ -135,7 +140,8 @@ def load_set(name_or_path: str) -> SetDef:
     jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
     swb = doc.get("synthetic_weight_bits", 0)
     if swb != 0 and not (isinstance(swb, int) and not isinstance(swb, bool) and 2 <= swb <= 8):
-        raise RefimplError(f"{where}: key 'synthetic_weight_bits' = {swb!r} must be an integer 2..8 (0: full precision)")
+        raise RefimplError(f"{where}: key 'synthetic_weight_bits' = {swb!r} must be an integer 2..8 "
+                           f"(0: full precision)")
     contract = {key: doc.get(key, default) for key, default in CONTRACT_DEFAULTS.items()}
     for key, value in contract.items():
         problem = contract_problem(key, value)
@@ -240,7 +246,8 @@ def coarse_params(params: dict, bits: int) -> dict:
 def _weights_text(sd: SetDef) -> str:
     if sd.weights != "synthetic":
         return sd.weights
-    coarse = f", coarse {sd.synthetic_weight_bits}-bit levels (vectors.coarse_params)" if sd.synthetic_weight_bits else ""
+    bits = sd.synthetic_weight_bits
+    coarse = f", coarse {bits}-bit levels (vectors.coarse_params)" if bits else ""
     return f"synthetic seed {sd.seed}{coarse}"
 
 
@@ -316,7 +323,8 @@ def build_set(sd: SetDef, out_dir) -> dict:
             files["output"] = w.tensor(f"layers/{r.name}/output", r.output[0], 16, ["channel", "row", "col"],
                                        f"{tag} tensor=output")
             doc = layer_record(layer, s, ql, files)
-            doc.update(per_channel=bool(np.ndim(ql.w_frac)), weight_shape=list(s.weight_shape), acc_overflows=r.stats.acc_overflows,
+            doc.update(per_channel=bool(np.ndim(ql.w_frac)), weight_shape=list(s.weight_shape),
+                       acc_overflows=r.stats.acc_overflows,
                        saturations=r.stats.saturations, expected=cost.counters_record(r.counters, prof))
             if layer.weighted:
                 doc["tiling"] = choose_tiling(s, prof).describe()
@@ -327,7 +335,8 @@ def build_set(sd: SetDef, out_dir) -> dict:
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=_weights_text(sd),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
-                        tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
+                        tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS,
+                        layers=layer_docs, jpeg=jpeg_docs,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
