@@ -392,3 +392,13 @@ def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     return env
+
+
+def test_error_policy_on_overflowing_data_is_one_line(tmp_path):
+    """wrap-acc32's data overflow a 32-bit accumulator: under policy error the set is refused."""
+    proc = subprocess.run([sys.executable, "-m", "refimpl", "golden", "--set", "wrap-acc32", "--overflow", "error",
+                           "--out", str(tmp_path / "g")], capture_output=True, text=True, cwd=tmp_path, env=_env())
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("refimpl: error: layer conv1: ")
+    assert "32-bit accumulator overflow" in proc.stderr
+    assert not (tmp_path / "g").exists()
