@@ -127,6 +127,14 @@ def _add_golden(sub):
     p.add_argument("--tiles", help="none, first:N or all (override)")
     p.add_argument("--format", help="comma-separated formats among hex,bin,npy (override)")
     p.add_argument("--out", help="output folder (default: out/<set>)")
+    # the numeric contract (override the set's keys of the same names)
+    p.add_argument("--acc-bits", type=int, help="accumulator width in bits, 32..62 (override; default 40)")
+    p.add_argument("--overflow", help="accumulator overflow: saturate, wrap, error (override; default saturate)")
+    p.add_argument("--rounding", help="requantization rounding: half_up, half_even, truncate "
+                                      "(override; default half_up)")
+    p.add_argument("--bias-bits", type=int, help="bias word width, 16 or 32 (override; default 16)")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
+                   help="weight fractional bits per output channel (override; default off)")
     p.set_defaults(func=cmd_golden)
     p = sub.add_parser("verify", help="validate a golden set's manifest and check its files against it")
     p.add_argument("dir")
@@ -162,6 +170,13 @@ def cmd_golden(args) -> int:
         changes["tiles"] = args.tiles
     if args.format is not None:
         changes["formats"] = tuple(f for f in args.format.split(",") if f)
+    for key in vectors.CONTRACT_DEFAULTS:
+        value = getattr(args, key)
+        if value is not None:
+            problem = vectors.contract_problem(key, value)
+            if problem:
+                raise RefimplError(f"--{key.replace('_', '-')} {value}: {problem}")
+            changes[key] = value
     sd = dataclasses.replace(sd, **changes)
     out = args.out or f"out/{sd.name}"
     manifest = vectors.build_set(sd, out)

@@ -1,8 +1,10 @@
 """Golden sets: definitions (vectors/*.toml), the writer, and the manifest.
 
 A set definition (TOML) names the network, image, weights, profile, which
-layers, which tiles (none | first:N | all), which formats (hex, bin, npy) and
-which JPEG stage vectors to write.  ``build_set`` runs the network (tile by
+layers, which tiles (none | first:N | all), which formats (hex, bin, npy),
+which JPEG stage vectors to write and the numeric contract: acc_bits,
+overflow, rounding, bias_bits, per_channel (the options of `refimpl run`;
+`refimpl golden` overrides them with the flags of the same names).  ``build_set`` runs the network (tile by
 tile where tiles are wanted) and writes, atomically:
 
   manifest.json
@@ -15,7 +17,10 @@ Layouts (row-major): feature maps [C][H][W]; conv weights
 [Cout][Cin/groups][kh][kw]; fc weights [Nout][Nin]; bias [Cout]; tile inputs
 the zero-padded patch [tk][rows][cols]; tile weights [m][tk][kh][kw]; psums
 and outputs [m][rows][cols].  Word widths: activations and weights 16,
-bias 16 or 32, psums acc_bits (bin/npy: int64), JPEG samples 8.
+bias 16 or 32, psums acc_bits (bin/npy: int64), JPEG samples 8.  A tile on
+its first input-channel chunk starts from the aligned bias (its bias file);
+a later chunk starts from the previous tile's psums (its manifest entry names
+that file as psums_in); only the last chunk has outputs.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cost, engine, features, image, networks, quantize, tiled
+from . import fixedpoint as fx
 from .dump import layer_record
 from .errors import RefimplError
 from .fileio import atomic_dir
@@ -45,8 +51,12 @@ else:                                   # pragma: no cover
 FORMATS = ("hex", "bin", "npy")
 DEFAULT_SET = "default"
 SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length", "extra", "extra_length"]
-SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "profile", "layers", "tiles",
-            "formats", "jpeg"}
+# The numeric contract a set fixes (the same five options as `refimpl run`), with defaults
+CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
+                         bias_bits=16, per_channel=False)
+SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
+            "layers", "tiles", "formats", "jpeg"} | set(CONTRACT_DEFAULTS)
+COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
 @dataclass(frozen=True)
@@ -57,12 +67,35 @@ class SetDef:
     image: str = "default"            # "default" (embedded photo) or a path relative to the set file
     weights: str = "synthetic"        # "synthetic" (seeded) or an .npz path relative to the set file
     seed: int = 0
+    synthetic_weight_bits: int = 0    # 0: full precision; 2..8: coarse_params(bits)
     profile: str = "paper-28nm"
     layers: tuple | None = None       # None: every layer; (): none (JPEG vectors only)
     tiles: str = "none"               # none | first:N | all
     formats: tuple = FORMATS
     jpeg: tuple = ()                  # ({"name", "source": "feature:<layer>" | "image", "quality", "subsampling"}, ...)
     base: str = "."                   # folder the relative paths start from
+    acc_bits: int = fx.DEFAULT_ACC_BITS   # accumulator width, 32..62
+    overflow: str = fx.DEFAULT_OVERFLOW   # saturate | wrap | error
+    rounding: str = fx.DEFAULT_ROUNDING   # half_up | half_even | truncate
+    bias_bits: int = 16                   # 16 or 32
+    per_channel: bool = False             # weight fractional bits per output channel
+
+
+def contract_problem(key: str, value):
+    """None if ``value`` is valid for contract option ``key``, else what it must be (for one error line)."""
+    if key == "acc_bits":
+        ok = isinstance(value, int) and not isinstance(value, bool) and fx.MIN_ACC_BITS <= value <= fx.MAX_ACC_BITS
+        return None if ok else f"must be an integer {fx.MIN_ACC_BITS}..{fx.MAX_ACC_BITS}"
+    if key == "bias_bits":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value in (16, 32)
+        return None if ok else "must be 16 or 32"
+    if key == "overflow":
+        return None if value in fx.OVERFLOW_POLICIES else f"must be one of {', '.join(fx.OVERFLOW_POLICIES)}"
+    if key == "rounding":
+        return None if value in fx.ROUNDING_MODES else f"must be one of {', '.join(fx.ROUNDING_MODES)}"
+    if key == "per_channel":
+        return None if isinstance(value, bool) else "must be true or false"
+    raise KeyError(key)
 
 
 def _sets_dir():
@@ -105,11 +138,21 @@ def load_set(name_or_path: str) -> SetDef:
         if not isinstance(doc.get(key), str):
             raise RefimplError(f"{where}: missing key '{key}' (a string)")
     jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
+    swb = doc.get("synthetic_weight_bits", 0)
+    if swb != 0 and not (isinstance(swb, int) and not isinstance(swb, bool) and 2 <= swb <= 8):
+        raise RefimplError(f"{where}: key 'synthetic_weight_bits' = {swb!r} must be an integer 2..8 "
+                           f"(0: full precision)")
+    contract = {key: doc.get(key, default) for key, default in CONTRACT_DEFAULTS.items()}
+    for key, value in contract.items():
+        problem = contract_problem(key, value)
+        if problem:
+            raise RefimplError(f"{where}: key '{key}' = {value!r} {problem}")
     return SetDef(name=doc["name"], network=doc["network"], description=doc.get("description", ""),
                   image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
-                  seed=int(doc.get("seed", 0)), profile=doc.get("profile", "paper-28nm"),
+                  seed=int(doc.get("seed", 0)), synthetic_weight_bits=swb,
+                  profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
-                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base)
+                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract)
 
 
 def parse_tiles(text: str) -> int | None:
@@ -164,8 +207,48 @@ class _Writer:
 
 def _contract_tag(ql) -> str:
     wf = ql.contract()["w_frac"]
-    return (f"q_in={ql.in_frac} q_w={wf} q_out={ql.out_frac} acc={ql.acc_bits}b "
+    q_w = f"{min(wf)}..{max(wf)}(per_channel)" if isinstance(wf, list) else wf
+    bias = f" bias={ql.bias_bits}b" if ql.bias is not None else ""
+    return (f"q_in={ql.in_frac} q_w={q_w} q_out={ql.out_frac} acc={ql.acc_bits}b{bias} "
             f"round={ql.rounding} ovf={ql.overflow} relu={int(ql.relu)}")
+
+
+def coarse_params(params: dict, bits: int) -> dict:
+    """Synthetic float params on coarse grids, so that exact rounding ties occur.
+
+    Weights: per output channel, levels k * step with |k| <= L = 2**(bits-1) - 1
+    and step = 2**ceil(log2(max|w_c| / L)) (k = floor(w/step + 0.5), clipped).
+    quantize.choose_frac then maps step to 2**13 for max|k| = 2 or 3 (3-bit
+    levels: 3 * 2**13 <= 32767 < 3 * 2**14, 2 * 2**14 = 32768 does not fit),
+    so every int16 weight, and every product, is a multiple of 2**13.
+    Biases: multiples of 2**-COARSE_BIAS_FRAC; with 32-bit bias words at
+    b_frac >= 13 + COARSE_BIAS_FRAC (AlexNet: b_frac 22..23) the aligned bias
+    is a multiple of 2**13 too.  The accumulator's low 13 bits are then zero
+    and a requantization shift s drops an exact half with probability about
+    2**-(s - 13) instead of 2**-s: round half to even and half up differ on
+    thousands of outputs (counted in tests/test_golden.py) instead of none.
+    """
+    if not (isinstance(bits, int) and not isinstance(bits, bool) and 2 <= bits <= 8):
+        raise RefimplError(f"synthetic_weight_bits {bits!r} must be an integer 2..8 (0: full precision)")
+    levels = (1 << (bits - 1)) - 1
+    out = {}
+    for key, v in params.items():
+        if key.endswith(".weight"):
+            flat = v.reshape(v.shape[0], -1)
+            peak = np.abs(flat).max(axis=1)
+            step = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak, 1.0) / levels)))[:, None]
+            out[key] = (np.clip(np.floor(flat / step + 0.5), -levels, levels) * step).reshape(v.shape)
+        else:
+            out[key] = np.floor(v * 2.0 ** COARSE_BIAS_FRAC + 0.5) / 2.0 ** COARSE_BIAS_FRAC
+    return out
+
+
+def _weights_text(sd: SetDef) -> str:
+    if sd.weights != "synthetic":
+        return sd.weights
+    bits = sd.synthetic_weight_bits
+    coarse = f", coarse {bits}-bit levels (vectors.coarse_params)" if bits else ""
+    return f"synthetic seed {sd.seed}{coarse}"
 
 
 def _resolve(base: str, rel: str) -> str:
@@ -192,9 +275,18 @@ def build_set(sd: SetDef, out_dir) -> dict:
     pixels = image.load(None if sd.image == "default" else _resolve(sd.base, sd.image), spec.input_shape)
     if sd.weights == "synthetic":
         params = quantize.synthetic_params(spec, sd.seed, until=until)
+        if sd.synthetic_weight_bits:
+            params = coarse_params(params, sd.synthetic_weight_bits)
+    elif sd.synthetic_weight_bits:
+        raise RefimplError(f"set {sd.name}: synthetic_weight_bits applies to synthetic weights only")
     else:
         params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
-    qnet = quantize.quantize_network(spec, params, pixels, until=until)
+    for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
+        problem = contract_problem(key, getattr(sd, key))
+        if problem:
+            raise RefimplError(f"set {sd.name}: {key} {getattr(sd, key)!r} {problem}")
+    qnet = quantize.quantize_network(spec, params, pixels, per_channel=sd.per_channel, bias_bits=sd.bias_bits,
+                                     acc_bits=sd.acc_bits, overflow=sd.overflow, rounding=sd.rounding, until=until)
     x = quantize.pixels_to_int(pixels, spec)
 
     selected = set(names)
@@ -231,7 +323,8 @@ def build_set(sd: SetDef, out_dir) -> dict:
             files["output"] = w.tensor(f"layers/{r.name}/output", r.output[0], 16, ["channel", "row", "col"],
                                        f"{tag} tensor=output")
             doc = layer_record(layer, s, ql, files)
-            doc.update(weight_shape=list(s.weight_shape), acc_overflows=r.stats.acc_overflows,
+            doc.update(per_channel=bool(np.ndim(ql.w_frac)), weight_shape=list(s.weight_shape),
+                       acc_overflows=r.stats.acc_overflows,
                        saturations=r.stats.saturations, expected=cost.counters_record(r.counters, prof))
             if layer.weighted:
                 doc["tiling"] = choose_tiling(s, prof).describe()
@@ -240,9 +333,10 @@ def build_set(sd: SetDef, out_dir) -> dict:
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
-                        image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
+                        image=sd.image, weights=_weights_text(sd),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
-                        tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
+                        tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS,
+                        layers=layer_docs, jpeg=jpeg_docs,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -253,9 +347,13 @@ LAYOUTS = {
     "conv weights": "[out_channel][in_channel within group][ky][kx]",
     "fc weights": "[out][in], in = flattened [channel][row][col]",
     "bias": "[out_channel], bias_bits wide, b_frac fractional bits",
-    "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads",
-    "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice",
-    "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), after the tile's chunk",
+    "tile inputs": "[in_channel][row][col] of the zero-padded input patch the tile reads: layer input channels "
+                   "c0:c1 (absolute, the group offset included), padded rows y0*stride .. (y1-1)*stride+k-1",
+    "tile weights": "[out_channel][in_channel][ky][kx], the tile's slice: layer weights [m0:m1][c0-g*cg : c1-g*cg] "
+                    "(g = group, cg = in_channels/groups: weights index input channels within the group)",
+    "tile psums": "[out_channel][row][col], acc_bits two's complement (bin/npy: int64), the accumulator after "
+                  "the tile's input-channel chunk; a non-first chunk starts from the file named by its psums_in "
+                  "(the previous tile's psums), a first chunk from the aligned bias",
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
@@ -281,13 +379,15 @@ def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
                   in_rows=int(d.inputs.shape[2]), in_cols=int(d.inputs.shape[3]),
                   out_rows=int(d.psums.shape[2]), out_cols=int(d.psums.shape[3]),
                   shift=shift.tolist()[t.m0:t.m1] if np.ndim(shift) else int(shift),
-                  bias_shift=(np.asarray(ql.acc_frac) - ql.b_frac).tolist() if np.ndim(ql.acc_frac)
+                  bias_shift=(np.asarray(ql.acc_frac) - ql.b_frac).tolist()[t.m0:t.m1] if np.ndim(ql.acc_frac)
                   else int(ql.acc_frac - ql.b_frac),
                   relu=bool(ql.relu), acc_bits=ql.acc_bits, bias_bits=ql.bias_bits, rounding=ql.rounding,
                   overflow=ql.overflow)
+    # a later input-channel chunk starts from the psums the previous chunk (the previous tile) ended with
+    psums_in = None if t.first_chunk else f"tiles/{d.layer}/t{t.index - 1:04d}/psums"
     return dict(index=t.index, group=t.group, m0=t.m0, m1=t.m1, y0=t.y0, y1=t.y1, c0=t.c0, c1=t.c1,
                 first_chunk=t.first_chunk, last_chunk=t.last_chunk, load_weights=t.load_weights,
-                params=params, expected=cost.counters_record(d.counters, prof), files=files)
+                psums_in=psums_in, params=params, expected=cost.counters_record(d.counters, prof), files=files)
 
 
 def _jpeg_doc(w: _Writer, j: dict, results, pixels, sd: SetDef) -> dict:

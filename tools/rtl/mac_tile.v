@@ -6,60 +6,90 @@
 // over TK input channels x K x K kernel taps of an already zero-padded input
 // patch (TK x IN_ROWS x IN_COLS).  For every output (m, oy, ox):
 //
-//   acc = sat_acc(bias[m] << BIAS_SHIFT)            (BIAS_SHIFT < 0: (b + 2^(-BS-1)) >>> -BS)
+//   FIRST_CHUNK: acc = fit(round_shift(bias[m], -bias_shift[m], ROUNDING))
+//                (bias_shift >= 0: bias << bias_shift, exact)
+//   else:        acc = psum_in[m][oy][ox]     (the previous chunk's psums, in range)
 //   for c < TK, ky < K, kx < K  (this order):
-//       acc = sat_acc(acc + in[c][oy*STRIDE+ky][ox*STRIDE+kx] * w[m][c][ky][kx])
-//   y = SHIFT > 0 ? (acc + 2^(SHIFT-1)) >>> SHIFT       (round half up)
-//     : SHIFT == 0 ? acc : acc <<< -SHIFT
-//   y = sat16(y);  if (RELU) y = max(y, 0)
+//       acc = fit(acc + in[c][oy*STRIDE+ky][ox*STRIDE+kx] * w[m][c][ky][kx])
+//   the tile writes acc (ACC_BITS): its psums, which a later chunk starts from
+//   LAST_CHUNK:  y = sat16(round_shift(acc, shift[m], ROUNDING)); if (RELU) y = max(y, 0)
+//                the tile also writes y (int16): its outputs
 //
-// sat_acc clamps to the ACC_BITS-bit two's complement range after EVERY
-// addition (refimpl overflow policy "saturate").  Compiled with +define+FAULT
-// (iverilog -DFAULT) the requantization truncates (no rounding constant):
-// a deliberate bug, used to prove that the co-simulation catches mismatches.
+// fit() applies the overflow policy to an ACC_BITS-bit two's complement
+// accumulator after EVERY addition (refimpl fixedpoint.acc_add):
+//   OVERFLOW 0 saturate: clamp to [-2^(ACC_BITS-1), 2^(ACC_BITS-1) - 1]
+//            1 wrap:     keep the low ACC_BITS bits (an adder without overflow logic)
+//            2 error:    clamp, and the testbench fails if any output overflowed
+// and counts the outputs whose accumulation overflowed at least once (ovf_count).
+//
+// round_shift(x, s, mode) is refimpl fixedpoint.round_shift: s > 0 drops s bits,
+//   ROUNDING 0 half_up:   (x + 2^(s-1)) >>> s                     ties towards +inf
+//            1 half_even: x >>> s, plus 1 when the dropped bits exceed one half,
+//                         or equal one half and the kept LSB is odd   ties to even
+//            2 truncate:  x >>> s                                 floor
+//   s == 0: x;  s < 0: x <<< -s (exact).
+// The shifts are per lane (ports shift_data, bias_shift_data: signed 8-bit per
+// lane), so per-channel weight formats need nothing else.
+//
+// Deliberate bugs, to prove that the co-simulation catches mismatches:
+//   +define+FAULT           the requantizer rounds with the wrong mode (half_up ->
+//                           truncate; half_even, truncate -> half_up: on half_even
+//                           data exactly the outputs with a tie differ)
+//   +define+FAULT_OVERFLOW  the accumulator uses the wrong overflow policy
+//                           (saturate, error -> wrap; wrap -> saturate)
 //
 // Micro-architecture: output-channel parallel.  M lanes each hold one
 // accumulator; one input word is broadcast to all lanes and each lane gets its
 // own weight, so one (c, ky, kx) tap of one pixel is done per clock on all M
-// channels.  Per pixel: 1 LOAD cycle (bias), TK*K*K MAC cycles, 1 OUT cycle
-// (requantize, write).  Memories are outside the module and read
-// asynchronously (address out, data back in the same cycle).
+// channels.  Per pixel: 1 LOAD cycle (bias or psum in), TK*K*K MAC cycles,
+// 1 OUT cycle (requantize, write outputs and psums).  Memories are outside
+// the module and read asynchronously (address out, data back in the same cycle).
 //
 // Ports:
 //   clk, rst (synchronous, active high), start (pulse while idle), busy, done
 //   (one-cycle pulse together with the last out_valid).
 //   in_addr  -> in_data  : patch word [c][row][col], address (c*IN_ROWS+row)*IN_COLS+col
 //   w_addr   -> w_data   : tap (c*K+ky)*K+kx; lane m's weight at w_data[16*m +: 16]
-//   bias_data            : lane m's bias at bias_data[BIAS_BITS*m +: BIAS_BITS], sampled each LOAD
-//   out_valid, out_addr, out_data : pixel oy*OUT_COLS+ox; lane m's int16 at out_data[16*m +: 16]
+//   bias_data            : lane m's bias at bias_data[BIAS_BITS*m +: BIAS_BITS], sampled each LOAD (FIRST_CHUNK)
+//   pix_addr -> psum_in_data : pixel oy*OUT_COLS+ox; lane m's psum at psum_in_data[ACC_BITS*m +: ACC_BITS],
+//                          sampled each LOAD (not FIRST_CHUNK)
+//   shift_data, bias_shift_data : lane m's shifts at [8*m +: 8], signed, static during a run
+//   out_valid, out_addr, out_data, psum_data : pixel oy*OUT_COLS+ox; lane m's int16 output at
+//                          out_data[16*m +: 16] (LAST_CHUNK; else 0), its psum at psum_data[ACC_BITS*m +: ACC_BITS]
+//   ovf_count            : outputs (lane x pixel) whose accumulation overflowed, valid with done
 `timescale 1ns / 1ps
 
 module mac_tile #(
-    // Defaults: the conv1 tile of the golden-set manifest format example
-    // (12 x 5x32 outputs, 3 x 5x5 taps); cosim.sh overrides every one per run.
-    parameter integer M          = 12,  // output channels in the tile (= lanes)
-    parameter integer TK         = 3,   // input channels in the reduction chunk
-    parameter integer K          = 5,   // kernel height = width
-    parameter integer STRIDE     = 1,   // convolution stride
-    parameter integer IN_ROWS    = 9,   // padded patch rows = (OUT_ROWS-1)*STRIDE + K
-    parameter integer IN_COLS    = 36,  // padded patch cols = (OUT_COLS-1)*STRIDE + K
-    parameter integer OUT_ROWS   = 5,   // output rows of the tile
-    parameter integer OUT_COLS   = 32,  // output cols of the tile (full layer width)
-    parameter integer SHIFT      = 14,  // requantization shift = in_frac + w_frac - out_frac
-    parameter integer BIAS_SHIFT = 2,   // bias alignment = acc_frac - b_frac
-    parameter integer RELU       = 1,   // 1: ReLU after saturation
-    parameter integer ACC_BITS   = 40,  // accumulator width: refimpl DEFAULT_ACC_BITS, legal 32..62
-    parameter integer BIAS_BITS  = 16   // bias word width: 16 or 32 (refimpl QLayer.bias_bits)
+    // Defaults: the conv1 tile of the smoke golden set (64 x 15x32 outputs,
+    // 3 x 5x5 taps); cosim.sh overrides every one from the manifest per run.
+    parameter integer M           = 64,  // output channels in the tile (= lanes)
+    parameter integer TK          = 3,   // input channels in the reduction chunk
+    parameter integer K           = 5,   // kernel height = width
+    parameter integer STRIDE      = 1,   // convolution stride
+    parameter integer IN_ROWS     = 19,  // padded patch rows = (OUT_ROWS-1)*STRIDE + K
+    parameter integer IN_COLS     = 36,  // padded patch cols = (OUT_COLS-1)*STRIDE + K
+    parameter integer OUT_ROWS    = 15,  // output rows of the tile
+    parameter integer OUT_COLS    = 32,  // output cols of the tile (full layer width)
+    parameter integer RELU        = 1,   // 1: ReLU after saturation
+    parameter integer ACC_BITS    = 40,  // accumulator width: refimpl DEFAULT_ACC_BITS, legal 32..62
+    parameter integer BIAS_BITS   = 16,  // bias word width: 16 or 32 (refimpl QLayer.bias_bits)
+    parameter integer ROUNDING    = 0,   // 0 half_up, 1 half_even, 2 truncate
+    parameter integer OVERFLOW    = 0,   // 0 saturate, 1 wrap, 2 error
+    parameter integer FIRST_CHUNK = 1,   // 1: start from the bias; 0: from psum_in (a later input chunk)
+    parameter integer LAST_CHUNK  = 1    // 1: also write requantized int16 outputs; 0: psums only
 ) (
     clk, rst, start, busy, done,
-    in_addr, in_data, w_addr, w_data, bias_data,
-    out_valid, out_addr, out_data
+    in_addr, in_data, w_addr, w_data, bias_data, pix_addr, psum_in_data,
+    shift_data, bias_shift_data,
+    out_valid, out_addr, out_data, psum_data, ovf_count
 );
     // ------------------------------------------------------------ sizes
-    localparam integer WORD_BITS = 16;                  // activations, weights, outputs: int16 (refimpl WORD_BITS)
-    localparam integer IN_WORDS  = TK * IN_ROWS * IN_COLS;  // patch words
-    localparam integer TAPS      = TK * K * K;          // products per output
-    localparam integer PIXELS    = OUT_ROWS * OUT_COLS; // outputs per lane
+    localparam integer WORD_BITS  = 16;                 // activations, weights, outputs: int16 (refimpl WORD_BITS)
+    localparam integer SHIFT_BITS = 8;                  // per-lane shift words, signed: |shift| <= MAX_SHIFT
+    localparam integer MAX_SHIFT  = 62;                 // refimpl keeps every shift below 62 bits (quantize.FRAC_MIN/MAX)
+    localparam integer IN_WORDS   = TK * IN_ROWS * IN_COLS;  // patch words
+    localparam integer TAPS       = TK * K * K;         // products per output
+    localparam integer PIXELS     = OUT_ROWS * OUT_COLS; // outputs per lane
     // address / counter widths: ceil(log2(n)), at least 1 bit
     localparam integer IN_AW  = (IN_WORDS > 1) ? $clog2(IN_WORDS) : 1;
     localparam integer W_AW   = (TAPS > 1)     ? $clog2(TAPS)     : 1;
@@ -75,23 +105,21 @@ module mac_tile #(
     // int16 output range
     localparam integer OUT_MAX = 32767;                 // 2^15 - 1
     localparam integer OUT_MIN = -32768;                // -2^15
+    // shifter width: holds a bias or accumulator shifted left by up to
+    // MAX_SHIFT bits, and x + 2^(s-1), without overflow
+    localparam integer RW = ((ACC_BITS > BIAS_BITS) ? ACC_BITS : BIAS_BITS) + MAX_SHIFT + 2;
 
-    // bias alignment: left shift BS_L, or rounding (half up) right shift BS_R
-    // (refimpl fixedpoint.align_bias with rounding half_up)
-    localparam integer BS_L = (BIAS_SHIFT > 0) ? BIAS_SHIFT : 0;
-    localparam integer BS_R = (BIAS_SHIFT < 0) ? -BIAS_SHIFT : 0;
-    localparam integer BW   = BIAS_BITS + BS_L + BS_R + 2;  // holds b << BS_L, and b + 2^BS_R without overflow
-    localparam signed [BW-1:0] BIAS_HALF = ({{(BW-1){1'b0}}, 1'b1} << BS_R) >> 1;  // 2^(BS_R-1), 0 if BS_R = 0
-
-    // requantization: right shift SR with rounding, or left shift SL
-    localparam integer SR = (SHIFT > 0) ? SHIFT : 0;
-    localparam integer SL = (SHIFT < 0) ? -SHIFT : 0;
-    localparam integer RW = ACC_BITS + SL + SR + 1;     // holds acc << SL, and acc + 2^SR without overflow
 `ifdef FAULT
-    localparam signed [RW-1:0] ROUND_HALF = 0;          // deliberate bug: truncate (floor) instead of half up
+    localparam integer ROUND_OUT = (ROUNDING == 0) ? 2 : 0;     // deliberate bug: the wrong rounding mode
 `else
-    localparam signed [RW-1:0] ROUND_HALF = ({{(RW-1){1'b0}}, 1'b1} << SR) >> 1;   // 2^(SR-1), 0 if SR = 0
+    localparam integer ROUND_OUT = ROUNDING;
 `endif
+`ifdef FAULT_OVERFLOW
+    localparam integer POLICY = (OVERFLOW == 1) ? 0 : 1;        // deliberate bug: the wrong overflow policy
+`else
+    localparam integer POLICY = OVERFLOW;
+`endif
+    localparam integer WRAP = (POLICY == 1);            // else clamp (saturate; error also counts)
 
     // ------------------------------------------------------------ ports
     input  wire                           clk;
@@ -104,31 +132,69 @@ module mac_tile #(
     output wire [W_AW-1:0]                w_addr;
     input  wire [M*WORD_BITS-1:0]         w_data;
     input  wire [M*BIAS_BITS-1:0]         bias_data;
+    output wire [PIX_AW-1:0]              pix_addr;
+    input  wire [M*ACC_BITS-1:0]          psum_in_data;
+    input  wire [M*SHIFT_BITS-1:0]        shift_data;
+    input  wire [M*SHIFT_BITS-1:0]        bias_shift_data;
     output reg                            out_valid;
     output reg  [PIX_AW-1:0]              out_addr;
     output wire [M*WORD_BITS-1:0]         out_data;
+    output wire [M*ACC_BITS-1:0]          psum_data;
+    output reg  [31:0]                    ovf_count;
 
     // ------------------------------------------------------------ arithmetic
-    // raw bias word -> accumulator units, clamped to the accumulator range
-    function signed [ACC_BITS-1:0] align_bias(input signed [BIAS_BITS-1:0] b);
-        reg signed [BW-1:0] t;
+    // x * 2^-s rounded by mode (refimpl fixedpoint.round_shift); |s| <= MAX_SHIFT
+    function signed [RW-1:0] round_shift(input signed [RW-1:0] x, input signed [SHIFT_BITS-1:0] s,
+                                         input integer mode);
+        reg signed [RW-1:0] q, dropped, half;
+        integer n;
+        begin
+            if (s > 0) begin
+                n = s;
+                half = {{(RW-1){1'b0}}, 1'b1} << (n - 1);        // 2^(s-1)
+                q = x >>> n;                                     // arithmetic: floor(x / 2^s)
+                dropped = x - (q <<< n);                         // 0 <= dropped < 2^s
+                if (mode == 0)
+                    q = (x + half) >>> n;
+                else if (mode == 1 && (dropped > half || (dropped == half && q[0])))
+                    q = q + 1;
+                round_shift = q;                                 // mode 2: floor
+            end else begin
+                n = -s;
+                round_shift = x <<< n;                           // exact in RW bits
+            end
+        end
+    endfunction
+
+    // out of the accumulator range?
+    function out_of_range(input signed [RW-1:0] t);
+        out_of_range = (t > $signed(ACC_MAX)) || (t < $signed(ACC_MIN));
+    endfunction
+
+    // the overflow policy on a value already known in or out of range
+    function signed [ACC_BITS-1:0] fit(input signed [RW-1:0] t);
+        begin
+            if (WRAP || !out_of_range(t)) fit = t[ACC_BITS-1:0];   // wrap: the low bits
+            else if (t > 0)               fit = ACC_MAX;
+            else                          fit = ACC_MIN;
+        end
+    endfunction
+
+    // raw bias word -> accumulator units (refimpl fixedpoint.align_bias), before fit()
+    function signed [RW-1:0] align_bias(input signed [BIAS_BITS-1:0] b, input signed [SHIFT_BITS-1:0] bs);
+        reg signed [RW-1:0] t;
         begin
             t = b;                                      // sign-extend
-            t = (t + BIAS_HALF) >>> BS_R;               // no-op when BS_R = 0
-            t = t <<< BS_L;                             // exact in BW bits
-            if (t > ACC_MAX)      align_bias = ACC_MAX;
-            else if (t < ACC_MIN) align_bias = ACC_MIN;
-            else                  align_bias = t;      // in range: sign-extends or drops copies of the sign
+            align_bias = round_shift(t, -bs, ROUNDING); // bs >= 0: exact left shift
         end
     endfunction
 
     // accumulator -> int16 output: round-shift, saturate, ReLU
-    function [WORD_BITS-1:0] requant(input signed [ACC_BITS-1:0] a);
+    function [WORD_BITS-1:0] requant(input signed [ACC_BITS-1:0] a, input signed [SHIFT_BITS-1:0] s);
         reg signed [RW-1:0] t;
         begin
             t = a;                                      // sign-extend
-            t = (t + ROUND_HALF) >>> SR;                // arithmetic shift: floor of (a + half) / 2^SR
-            t = t <<< SL;                               // exact in RW bits
+            t = round_shift(t, s, ROUND_OUT);
             if (t > OUT_MAX)      t = OUT_MAX;
             else if (t < OUT_MIN) t = OUT_MIN;
             if (RELU != 0 && t < 0) t = 0;
@@ -138,7 +204,7 @@ module mac_tile #(
 
     // ------------------------------------------------------------ control
     localparam [1:0] S_IDLE = 2'd0,     // waiting for start
-                     S_LOAD = 2'd1,     // acc <= aligned bias
+                     S_LOAD = 2'd1,     // acc <= aligned bias or psum in
                      S_MAC  = 2'd2,     // one tap per clock, TAPS clocks
                      S_OUT  = 2'd3;     // requantize, write one pixel of all lanes
     // Address generators step by constant increments (no multipliers):
@@ -161,6 +227,7 @@ module mac_tile #(
 
     assign in_addr = in_addr_r;
     assign w_addr  = w_addr_r;
+    assign pix_addr = pix;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -238,38 +305,63 @@ module mac_tile #(
     // ------------------------------------------------------------ lanes
     // M lanes, unrolled by the loop (one always block: per lane nets would
     // each re-evaluate on every w_data change, M^2 work per clock in Icarus).
-    // acc is private to this block (nothing else reads it), so its blocking
-    // assignments are race-free; they save one scheduled event per lane and
-    // clock (about a quarter of the simulation time).
+    // acc and ovf are private to this block (nothing else reads them), so
+    // their blocking assignments are race-free; they save one scheduled event
+    // per lane and clock (about a quarter of the simulation time).
     reg signed [ACC_BITS-1:0]  acc [0:M-1];     // lane accumulators
-    reg [M*WORD_BITS-1:0]      y;               // requantized outputs, lane m at [16*m +: 16]
+    reg                        ovf [0:M-1];     // lane's accumulation of this pixel overflowed
+    reg [M*WORD_BITS-1:0]      y = 0;           // requantized outputs, lane m at [16*m +: 16]
+    reg [M*ACC_BITS-1:0]       psum;            // psums, lane m at [ACC_BITS*m +: ACC_BITS]
     reg signed [WORD_BITS-1:0] w_l;             // lane weight
     reg signed [ACC_BITS:0]    sum;             // acc + product, one guard bit
-    integer l;
+    reg signed [RW-1:0]        b_al;            // aligned bias
+    integer l, n_ovf;
 
     assign out_data = y;
+    assign psum_data = psum;
 
     always @(posedge clk) begin
-        case (state)
+        if (rst)
+            ovf_count <= 0;
+        else case (state)
+            S_IDLE:
+                if (start) ovf_count <= 0;
             S_LOAD:
                 for (l = 0; l < M; l = l + 1)
-                    acc[l] = align_bias(bias_data[BIAS_BITS*l +: BIAS_BITS]);
+                    if (FIRST_CHUNK != 0) begin
+                        b_al = align_bias(bias_data[BIAS_BITS*l +: BIAS_BITS], bias_shift_data[SHIFT_BITS*l +: SHIFT_BITS]);
+                        ovf[l] = out_of_range(b_al);
+                        acc[l] = fit(b_al);
+                    end else begin
+                        ovf[l] = 1'b0;                      // psums of the previous chunk are in range
+                        acc[l] = psum_in_data[ACC_BITS*l +: ACC_BITS];
+                    end
             S_MAC:
                 for (l = 0; l < M; l = l + 1) begin
                     w_l = w_data[WORD_BITS*l +: WORD_BITS];
                     // all operands signed, sign-extended to ACC_BITS+1 bits: the
                     // product equals the exact int16 x int16 one (|p| <= 2^30)
                     sum = acc[l] + in_data * w_l;
-                    // saturate: the guard bit suffices since |acc| <= 2^(ACC_BITS-1)
-                    // and |p| <= 2^30 <= 2^(ACC_BITS-1); overflow iff the top two differ
-                    if (sum[ACC_BITS] == sum[ACC_BITS-1])
-                        acc[l] = sum[ACC_BITS-1:0];         // blocking: see above
-                    else
+                    // the guard bit suffices since |acc| <= 2^(ACC_BITS-1) and
+                    // |p| <= 2^30 <= 2^(ACC_BITS-1); overflow iff the top two differ
+                    if (sum[ACC_BITS] == sum[ACC_BITS-1] || WRAP) begin
+                        if (sum[ACC_BITS] != sum[ACC_BITS-1]) ovf[l] = 1'b1;
+                        acc[l] = sum[ACC_BITS-1:0];         // blocking: see above; wrap keeps the low bits
+                    end else begin
+                        ovf[l] = 1'b1;
                         acc[l] = sum[ACC_BITS] ? ACC_MIN : ACC_MAX;
+                    end
                 end
-            S_OUT:
-                for (l = 0; l < M; l = l + 1)
-                    y[WORD_BITS*l +: WORD_BITS] <= requant(acc[l]);
+            S_OUT: begin
+                n_ovf = 0;
+                for (l = 0; l < M; l = l + 1) begin
+                    if (LAST_CHUNK != 0)
+                        y[WORD_BITS*l +: WORD_BITS] <= requant(acc[l], shift_data[SHIFT_BITS*l +: SHIFT_BITS]);
+                    psum[ACC_BITS*l +: ACC_BITS] <= acc[l];
+                    n_ovf = n_ovf + ovf[l];
+                end
+                ovf_count <= ovf_count + n_ovf;
+            end
             default: ;
         endcase
     end
