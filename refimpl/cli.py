@@ -342,7 +342,7 @@ def cmd_golden(args) -> int:
     import dataclasses
     import time
 
-    from . import networks, vectors
+    from . import networks, quantize, vectors
 
     if args.list:
         print(_list_sets())
@@ -351,7 +351,9 @@ def cmd_golden(args) -> int:
     sd = vectors.load_set(args.set or vectors.DEFAULT_SET)
     set_network, notes = sd.network, []
     sd = dataclasses.replace(sd, **_golden_changes(args, sd, notes))
-    vectors.check_layers(sd, networks.get(sd.network))
+    spec = networks.get(sd.network)
+    quantize.check_supported(spec)
+    vectors.check_layers(sd, spec)
     for text in notes:
         _warn(text)
     out = args.out or vectors.default_out_dir(sd, set_network)

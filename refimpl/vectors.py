@@ -214,7 +214,8 @@ def check_layers(sd: SetDef, spec) -> None:
                                       if str(j.get("source", "")).startswith("feature:")]
     missing = [n for n in dict.fromkeys(wanted) if n not in known]
     if missing:
-        raise RefimplError(f"set {sd.name}: layer(s) {', '.join(missing)} not in network {spec.name} "
+        raise RefimplError(f"set {sd.name}: unknown layer{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(repr(n) for n in missing)} in network {spec.name} "
                            f"(its layers: {', '.join(l.name for l in spec.layers)})")
 
 
@@ -297,7 +298,7 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
-                        weights_sha256=weights_sha256,
+                        **({"weights_sha256": weights_sha256} if weights_sha256 else {}),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
                         tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
                         files=sorted(w.entries, key=lambda e: e["path"]))
