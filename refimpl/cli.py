@@ -408,7 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            where = f"{args.command}: " if args.command else ""
+            raise RefimplError(f"{where}unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             sys.stderr.write(parser.format_usage())
             commands = ", ".join(parser._subparsers._group_actions[0].choices)
