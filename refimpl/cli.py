@@ -156,7 +156,7 @@ def cmd_run(args) -> int:
     progress.stage("float reference for SQNR")
     ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
     progress.done()
-    for text in report.clamp_warnings(qnet, results):
+    for text in report.clamp_warnings(qnet, results, params, ref):
         _warn(text)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
     records = report.run_records(qnet, results, sqnr, tiled=prof is not None)

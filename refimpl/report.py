@@ -121,35 +121,57 @@ def run_csv(records: list) -> str:
     return _csv(keys, rows)
 
 
-def clamp_warnings(qnet, results) -> list:
+def _clamped(frac, max_abs, bits: int) -> tuple:
+    """(low, high): at FRAC_MIN values of magnitude max_abs still overflow ``bits``; at
+    FRAC_MAX they would fit with one more fractional bit.  Arrays broadcast (per channel)."""
+    frac, max_abs = np.asarray(frac), np.asarray(max_abs, dtype=np.float64)
+    top = (1 << (bits - 1)) - 1
+    low = (frac == FRAC_MIN) & (np.floor(max_abs * 2.0 ** FRAC_MIN + 0.5) > top)
+    high = (frac == FRAC_MAX) & (max_abs > 0) & (np.floor(max_abs * 2.0 ** (FRAC_MAX + 1) + 0.5) <= top)
+    return bool(np.any(low)), bool(np.any(high))
+
+
+def clamp_warnings(qnet, results, params: dict | None = None, ref: dict | None = None) -> list:
     """One line per layer whose weight, bias or output format sits at the FRAC_MIN..FRAC_MAX
     limit of quantize.py and is worse for it: at FRAC_MIN the values do not fit and
-    saturate; at FRAC_MAX they would fit with more fractional bits (precision lost)."""
+    saturate; at FRAC_MAX they would fit with more fractional bits (precision lost).
+
+    ``params`` (float weights) and ``ref`` (float outputs) give exact magnitudes; without
+    them the integer tensors stand in (then a tensor quantized to all zeros at FRAC_MAX
+    cannot be told from a zero one and is not reported).
+    """
     out = {r.name: r for r in results}
-    hi = 32767
     lines = []
     for ql in qnet.layers:
+        if ql.weights is None:
+            continue
         r = out.get(ql.name)
-        found = []
         checks = []
-        if ql.weights is not None:
+        if params is not None:
+            w = np.abs(np.asarray(params[f"{ql.name}.weight"], dtype=np.float64)).reshape(ql.weights.shape[0], -1)
+            b = np.abs(np.asarray(params[f"{ql.name}.bias"], dtype=np.float64))
+            checks += [("weights", "w_frac", ql.w_frac, w.max(axis=1) if np.ndim(ql.w_frac) else w.max(), 16),
+                       ("bias", "b_frac", ql.b_frac, b.max() if b.size else 0.0, ql.bias_bits)]
+        else:
             w = np.abs(ql.weights.astype(np.int64)).reshape(ql.weights.shape[0], -1).max(axis=1)
-            wf = np.broadcast_to(np.asarray(ql.w_frac), w.shape)
-            checks.append(("weights", "w_frac", wf, w, 16))
-            b = np.abs(ql.bias.astype(np.int64))
-            checks.append(("bias", "b_frac", np.full(b.shape, ql.b_frac), b, ql.bias_bits))
-        if ql.weights is not None and r is not None:
-            o = int(np.abs(r.output.astype(np.int64)).max()) if r.output.size else 0
-            checks.append(("outputs", "out_frac", np.array([ql.out_frac]), np.array([o]), 16))
+            checks += [("weights", "w_frac", ql.w_frac, w * 2.0 ** -np.asarray(ql.w_frac, dtype=np.float64), 16),
+                       ("bias", "b_frac", ql.b_frac,
+                        float(np.abs(ql.bias.astype(np.int64)).max()) * 2.0 ** -ql.b_frac, ql.bias_bits)]
+        if ref is not None and ql.name in ref:
+            checks.append(("outputs", "out_frac", ql.out_frac, float(np.abs(ref[ql.name]).max()), 16))
+        elif r is not None:
+            o = float(np.abs(r.output.astype(np.int64)).max()) * 2.0 ** -ql.out_frac
+            if ql.out_frac == FRAC_MIN and r.stats.saturations:
+                o = float("inf")
+            checks.append(("outputs", "out_frac", ql.out_frac, o, 16))
+        found = []
         for what, key, frac, mag, bits in checks:
-            top = (1 << (bits - 1)) - 1
-            low = (frac == FRAC_MIN) & (mag >= top)
-            high = (frac == FRAC_MAX) & (mag > 0) & (mag <= top // 2)
-            if what == "outputs" and r is not None and ql.out_frac == FRAC_MIN and r.stats.saturations:
-                low = np.array([True])
-            if low.any():
+            low, high = _clamped(frac, mag, bits)
+            if what == "bias" and ql.b_frac >= np.min(ql.acc_frac):
+                high = False                # b_frac is capped at acc_frac anyway (an exact alignment)
+            if low:
                 found.append(f"{what} {key} clamped at {FRAC_MIN} (values too large: saturated)")
-            if high.any():
+            if high:
                 found.append(f"{what} {key} clamped at {FRAC_MAX} (values too small: precision lost)")
         if found:
             lines.append(f"layer {ql.name}: " + "; ".join(found) + f" [formats are kept within {FRAC_MIN}..{FRAC_MAX}]")

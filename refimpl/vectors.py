@@ -266,7 +266,7 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
     else:
         results = tiled.run(qnet, x, prof, until=until, hook=hook, progress=progress)
     shapes = {s.layer.name: s for s in layer_shapes(spec)}
-    for text in clamp_warnings(qnet, results):
+    for text in clamp_warnings(qnet, results, params):
         if warn is not None:
             warn(text)
 
