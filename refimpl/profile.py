@@ -100,10 +100,10 @@ SECTIONS = {"array": ArraySpec, "buffer": BufferSpec, "dram": DramSpec, "energy"
 # Accepted range of every numeric key: (low, high, low may be equal, unit).  Wide enough
 # for any real engine (1 kHz..100 GHz clocks, 1 kB/s..1 PB/s DRAM, up to 1 mJ per
 # operation, 1 TiB buffers) and narrow enough that every cycle and energy count stays
-# finite and below 2**63: the worst case, VGG-16's 277 MB of 16-bit weights over 1 kB/s
-# DRAM at a 100 GHz clock, is 2.8e8 B / (1e3 B/s / 1e11 Hz) = 2.8e16 cycles; at 1e-6
-# pixels per cycle its 1.4e8 weights take 1.4e14 cycles (tests/test_profile.py runs
-# every shipped network on profiles at these bounds).
+# finite and below 2**63 = 9.2e18: the worst case, VGG-16's 277 MB of weights plus its
+# feature traffic over 1 kB/s DRAM at a 100 GHz clock (1e-8 bytes per cycle), is 1.2e17
+# cycles and 1.2e24 pJ with every energy at 1e9 pJ (tests/test_profile.py runs every
+# shipped network on profiles at both ends of these ranges).
 # Zero is allowed for energies and power only (a model without leakage, say).
 _ENERGY = (0.0, 1e9, True, "pJ")
 LIMITS = {
