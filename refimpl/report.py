@@ -217,8 +217,10 @@ def cost_columns(spec: str) -> list:
     if spec == "all":
         return list(COST_COLUMNS)
     names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise RefimplError(f"--columns '{spec}' names no column (default, all or names from: {', '.join(COST_NAMES)})")
     bad = [n for n in names if n not in COST_NAMES]
-    if bad or not names:
+    if bad:
         raise RefimplError(f"--columns: unknown column '{','.join(bad)}' (choose from: default, all, "
                            f"{', '.join(COST_NAMES)})")
     return [c for n in names for c in COST_COLUMNS if c[0] == n]

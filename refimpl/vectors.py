@@ -87,6 +87,10 @@ def load_set(name_or_path: str) -> SetDef:
     if path.suffix == ".toml" or path.exists():
         try:
             text, where, base = path.read_text(), str(path), str(path.resolve().parent)
+        except FileNotFoundError:
+            raise RefimplError(f"{path}: no such set file") from None
+        except IsADirectoryError:
+            raise RefimplError(f"{path}: is a folder, not a set .toml file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise RefimplError(f"{path}: unreadable set definition ({exc.__class__.__name__})") from None
     else:

@@ -119,7 +119,11 @@ def test_verify_damaged_set_still_exits_1(tmp_path):
     (["run", "--network", "alexnet-cifar", "--format", "xml"], "run: argument --format: invalid choice: 'xml'"),
     (["cost", "--columns", "speed"], "--columns: unknown column 'speed'"),
     (["cost", "--format", "json", "--columns", "all"], "--columns applies to the table and csv formats"),
+    (["cost", "--columns", ",,"], "--columns ',,' names no column"),
     (["list", "boards"], "list: argument what: invalid choice: 'boards'"),
+    (["golden", "--set", "nothere.toml"], "nothere.toml: no such set file"),
+    (["golden", "--set", "smoke", "--out", "/"], "/: holds the current folder"),
+    (["run", "--network", "alexnet-cifar", "--dump", "/dev/null"], "/dev/null: exists and is not a folder"),
 ])
 def test_bad_options(tmp_path, argv, message):
     code, out, err = cli(*argv, cwd=tmp_path)

@@ -182,3 +182,12 @@ def test_network_override_with_layers_drops_jpeg_traces_with_a_warning(tmp_path)
                    "(network vgg16 has no layer conv5)\n")
     doc = json.loads((tmp_path / "out" / "default-vgg16" / "manifest.json").read_text())
     assert doc["jpeg"] == [] and [l["name"] for l in doc["layers"]] == ["conv1_1"]
+
+
+def test_verify_reports_temporaries_inside_a_set(tmp_path):
+    """A temporary is not part of a set: verify names it as an extra file, it does not skip it."""
+    assert cli(*SMOKE, "--out", tmp_path / "g")[0] == 0
+    tmp = tmp_path / "g" / "layers" / f".output.npy.tmp-{dead_pid()}@{_HOST}-abcdefgh"
+    tmp.write_bytes(b"half")
+    code, out, _ = cli("verify", tmp_path / "g")
+    assert code == 1 and f"FAIL layers/{tmp.name}: extra file, not in the manifest" in out
