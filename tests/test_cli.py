@@ -155,6 +155,8 @@ def test_tiled_mode_dumps_the_same_bytes(tmp_path, capsys):
     assert main(["run", "--network", "alexnet-cifar", "--until", "pool2", "--mode", "tiled", "--dump", str(slow)]) == 0
     out = capsys.readouterr().out
     assert "tiled on profile paper-28nm" in out
+    header = [l for l in out.splitlines() if l.startswith("layer ")][-1]
+    assert header.split()[-2:] == ["tiles", "cycles"]
     names = sorted(p.name for p in fast.iterdir())
     assert names == sorted(p.name for p in slow.iterdir())
     for name in names:

@@ -70,12 +70,18 @@ def test_image_that_is_a_folder(tmp_path):
      "key 'jpeg.decoder_pixels_per_cycle' = 1e-300 is outside the accepted range"),
     ("feature_kib = 128", "feature_kib = nan", "key 'buffer.feature_kib' must be a finite number, got nan"),
 ])
-@pytest.mark.parametrize("command", ["cost", "run"])
-def test_profile_nan_inf_and_absurd_values(tmp_path, old, new, message, command):
+def test_profile_nan_inf_and_absurd_values(tmp_path, old, new, message):
     assert old in PAPER
     (tmp_path / "p.toml").write_text(PAPER.replace(old, new))
-    extra = ["--mode", "tiled", "--network", "alexnet-cifar"] if command == "run" else []
-    code, out, err = cli(command, *extra, "--profile", tmp_path / "p.toml")
+    code, out, err = cli("cost", "--profile", tmp_path / "p.toml")
+    assert one_error_line(code, err, f"p.toml: {message}") and out == ""
+
+
+@pytest.mark.parametrize("new, message", [("gbps = nan", "key 'dram.gbps' must be a finite number, got nan"),
+                                          ("gbps = 1e-300", "key 'dram.gbps' = 1e-300 is outside")])
+def test_profile_errors_in_a_tiled_run(tmp_path, new, message):
+    (tmp_path / "p.toml").write_text(PAPER.replace("gbps = 12.8", new))
+    code, out, err = cli("run", "--mode", "tiled", "--network", "alexnet-cifar", "--profile", tmp_path / "p.toml")
     assert one_error_line(code, err, f"p.toml: {message}") and out == ""
 
 

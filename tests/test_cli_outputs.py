@@ -146,8 +146,7 @@ def test_killed_run_leaves_no_complete_looking_folder_and_is_cleaned(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["g"]
 
 
-@pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640),
-                                                         (0o002, 0o775, 0o664)])
+@pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
 @pytest.mark.parametrize("argv, flag", [(SMOKE, "--out"), (DUMP, "--dump")])
 def test_outputs_follow_the_umask(tmp_path, umask, dir_mode, file_mode, argv, flag):
     d = tmp_path / "o"
