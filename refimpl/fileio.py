@@ -104,8 +104,14 @@ def _protected(path: Path) -> str | None:
         return "holds the current folder"
     if path == _PACKAGE or path in _PACKAGE.parents:
         return "holds the refimpl package itself"
-    if path == Path.home() or path == Path(path.anchor):
-        return "is the home folder" if path == Path.home() else "is the root folder"
+    if path == Path(path.anchor):
+        return "is the root folder"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):          # no HOME and no passwd entry
+        home = None
+    if path == home:
+        return "is the home folder"
     return None
 
 
