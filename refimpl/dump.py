@@ -66,6 +66,6 @@ def write_dump(out_dir, qnet, results, frame: int = 0, extra: dict | None = None
                 (tmp / files["weights"]).write_bytes(to_npy(ql.weights))
                 (tmp / files["bias"]).write_bytes(to_npy(ql.bias))
             records.append(layer_record(layer, shapes[r.name], ql, files))
-        doc = dict(generator=f"refimpl {__version__}", network=qnet.spec.name, input_frac=qnet.input_frac, mean_q=list(qnet.mean_q),
-                   layout="CHW", **(extra or {}), layers=records)
+        doc = dict(generator=f"refimpl {__version__}", network=qnet.spec.name, input_frac=qnet.input_frac,
+                   mean_q=list(qnet.mean_q), layout="CHW", **(extra or {}), layers=records)
         (tmp / INDEX).write_text(json.dumps(doc, indent=1) + "\n")

@@ -30,9 +30,10 @@ import numpy as np
 from . import __version__, cost, engine, features, image, networks, quantize, tiled
 from .dump import layer_record
 from .errors import RefimplError
-from .fileio import atomic_dir, file_sha256
+from .fileio import atomic_dir, check_output_dir, file_sha256
 from .manifest import MANIFEST, SCHEMA_VERSION, sha256
 from .profile import load_profile
+from .report import clamp_warnings
 from .schedule import choose_tiling
 from .spec import layer_shapes
 from .wordfile import to_bin, to_hex, to_npy
@@ -230,9 +231,6 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
     unless ``force``.  ``progress(i, n, layer)`` is called before each layer
     runs; ``warn(text)`` gets format-clamping warnings.
     """
-    from .fileio import check_output_dir
-    from .report import clamp_warnings
-
     spec = networks.get(sd.network)
     quantize.check_supported(spec)
     prof = load_profile(sd.profile)
