@@ -53,6 +53,18 @@ class _Progress:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
 
+    def warn(self, text: str):
+        """A warning on its own line, the progress line cleared first."""
+        self.done()
+        _warn(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.done()                     # also on errors: the error line starts on a clean line
+        return False
+
 
 def _add_output_flags(p, what: str):
     p.add_argument("--force", action="store_true",
@@ -100,6 +112,25 @@ def _run_inputs(args, spec, progress):
     return pixels, params, f"synthetic weights (seed {args.seed})", None
 
 
+def _run_compute(args, spec, prof, pixels, params, progress) -> tuple:
+    """(qnet, results, float reference outputs) of a run."""
+    from . import engine, quantize
+
+    progress.stage("quantizing (float reference for calibration)")
+    qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
+                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
+                                     until=args.until)
+    x = quantize.pixels_to_int(pixels, spec)
+    if prof is None:
+        results = engine.run(qnet, x, until=args.until, progress=progress.layer)
+    else:
+        from . import tiled
+        results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
+    progress.stage("float reference for SQNR")
+    ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
+    return qnet, results, ref
+
+
 def _print_run(args, spec, prof, records, src, weights_sha256):
     from . import report
 
@@ -122,7 +153,7 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
 
 
 def cmd_run(args) -> int:
-    from . import engine, networks, quantize, report
+    from . import networks, quantize, report
     from .dump import dump_files
 
     spec = networks.get(args.network)
@@ -141,21 +172,9 @@ def cmd_run(args) -> int:
     if args.dump:
         from .fileio import check_output_dir
         check_output_dir(args.dump, dump_files, args.force)
-    progress = _Progress(args.quiet)
-    pixels, params, src, weights_sha256 = _run_inputs(args, spec, progress)
-    progress.stage("quantizing (float reference for calibration)")
-    qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
-                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
-                                     until=args.until)
-    x = quantize.pixels_to_int(pixels, spec)
-    if prof is None:
-        results = engine.run(qnet, x, until=args.until, progress=progress.layer)
-    else:
-        from . import tiled
-        results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
-    progress.stage("float reference for SQNR")
-    ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
-    progress.done()
+    with _Progress(args.quiet) as progress:
+        pixels, params, src, weights_sha256 = _run_inputs(args, spec, progress)
+        qnet, results, ref = _run_compute(args, spec, prof, pixels, params, progress)
     for text in report.clamp_warnings(qnet, results, params, ref):
         _warn(text)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
@@ -357,12 +376,9 @@ def cmd_golden(args) -> int:
     for text in notes:
         _warn(text)
     out = args.out or vectors.default_out_dir(sd, set_network)
-    progress = _Progress(args.quiet)
-    progress.stage(f"golden set {sd.name}: quantizing {sd.network}")
-    try:
-        manifest = vectors.build_set(sd, out, force=args.force, progress=progress.layer, warn=_warn)
-    finally:
-        progress.done()
+    with _Progress(args.quiet) as progress:
+        progress.stage(f"golden set {sd.name}: quantizing {sd.network}")
+        manifest = vectors.build_set(sd, out, force=args.force, progress=progress.layer, warn=progress.warn)
     size = sum(e["bytes"] for e in manifest["files"])
     print(f"golden set '{sd.name}' ({manifest['network']}, {len(manifest['layers'])} layers, "
           f"{sum(len(l.get('tiles', [])) for l in manifest['layers'])} tiles, {len(manifest['jpeg'])} JPEG traces): "
