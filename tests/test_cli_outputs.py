@@ -190,3 +190,18 @@ def test_verify_reports_temporaries_inside_a_set(tmp_path):
     tmp.write_bytes(b"half")
     code, out, _ = cli("verify", tmp_path / "g")
     assert code == 1 and f"FAIL layers/{tmp.name}: extra file, not in the manifest" in out
+
+
+def test_atomic_write_removes_stale_file_temporaries_and_follows_the_umask(tmp_path):
+    from refimpl.fileio import atomic_write
+    stale = tmp_path / f".out.jpg.tmp-{dead_pid()}@{_HOST}-qwertyui"
+    stale.write_bytes(b"half a jpeg")
+    live = tmp_path / f".out.jpg.tmp-{os.getpid()}@{_HOST}-asdfghjk"
+    live.write_bytes(b"being written")
+    old = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "out.jpg", b"\xff\xd8\xff\xd9")
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "out.jpg"])
+    assert stat.S_IMODE((tmp_path / "out.jpg").stat().st_mode) == 0o640
