@@ -3,7 +3,6 @@
 Each case runs the CLI as a subprocess and checks the exit code and the single line.
 """
 import struct
-import sys
 import zlib
 from importlib import resources
 
