@@ -311,9 +311,10 @@ def _add_golden(sub):
     p.add_argument("--list", action="store_true", help="list the standard sets and exit")
     _add_output_flags(p, "the --out folder")
     p.set_defaults(func=cmd_golden)
-    p = sub.add_parser("verify", help="check a golden set's files against its manifest",
-                       description="Check every file of a golden set against its manifest (missing, truncated, "
-                                   "altered, extra). Exit 0: intact; 1: problems; 2: not a golden set folder.")
+    p = sub.add_parser("verify", help="validate a golden set's manifest and check its files against it",
+                       description="Validate a golden set's manifest and check every file against it (missing, "
+                                   "truncated, altered, extra). Exit 0: intact; 1: files damaged; 2: not a usable "
+                                   "golden set (no folder, no or invalid manifest).")
     p.add_argument("dir")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("compare", help="compare RTL dumps with a golden set",
@@ -323,6 +324,9 @@ def _add_golden(sub):
     p.add_argument("rtl_dir")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--max-report", type=int, default=10, metavar="N", help="mismatches listed per file (default 10)")
+    p.add_argument("--ignore", action="append", default=[], metavar="GLOB",
+                   help="skip RTL-side files or folders matching GLOB (path or name; repeatable), e.g. '*.log'")
+    p.add_argument("--require-all", action="store_true", help="exit 1 when a golden tensor was not dumped")
     p.set_defaults(func=cmd_compare)
 
 
@@ -387,16 +391,17 @@ def cmd_golden(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .manifest import read_manifest, verify
+    from .manifest import verify
 
-    _, problem = read_manifest(args.dir)          # no folder or no manifest: unusable input, exit 2
-    if problem:
-        raise RefimplError(f"{problem}; not a golden set folder")
-    problems = verify(args.dir)
-    for p in problems:
+    v = verify(args.dir)                        # exit 2: manifest invalid or unusable; 1: files damaged
+    for p in v.invalid:
+        print(f"refimpl: error: {args.dir}: {p}", file=sys.stderr)
+    for p in v.problems:
         print(f"FAIL {p}")
-    print(f"verify {args.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
+    if v.doc is not None:
+        print(f"verify {args.dir}: " + ("OK" if not v.status else ", ".join(
+            f"{len(x)} {what}" for x, what in ((v.invalid, "manifest violation(s)"), (v.problems, "problem(s)")) if x)))
+    return v.status
 
 
 def cmd_compare(args) -> int:
@@ -404,7 +409,7 @@ def cmd_compare(args) -> int:
 
     if args.max_report < 0:
         raise RefimplError(f"--max-report {args.max_report} must be >= 0")
-    return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit)
+    return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit, args.ignore, args.require_all)
 
 
 # ---------------------------------------------------------------- main

@@ -179,6 +179,11 @@ def atomic_dir(path, owned_files=None, force: bool = False):
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:                  # e.g. a full disk: name the output, not the temporary
+        shutil.rmtree(tmp, ignore_errors=True)
+        name = Path(exc.filename) if isinstance(exc.filename, str) else None
+        inner = f" {name.relative_to(tmp).as_posix()}" if name and tmp in name.parents else ""
+        raise RefimplError(f"{given}: cannot write{inner} ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -191,10 +196,10 @@ def atomic_write(path, data: bytes):
     of the temporary file.  Stale temporaries of the same target are removed.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise RefimplError(f"{path}: cannot write (exists and is not a regular file)")
     tmp = None
     try:
-        if path.is_dir():
-            raise RefimplError(f"{path}: is a folder, not a file")
         remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(prefix=_prefix(path.name, "tmp"), dir=path.resolve().parent)
         with os.fdopen(fd, "wb") as f:

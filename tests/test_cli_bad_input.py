@@ -99,9 +99,9 @@ def test_unknown_option_names_the_subcommand_once():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: d / "missing", "missing: not a folder; not a golden set folder"),
-    (lambda d: d, "manifest.json: missing; not a golden set folder"),
-    (lambda d: (d / "f").write_text("x") and d / "f", "f: not a folder; not a golden set folder"),
+    (lambda d: d / "missing", "missing: no such folder"),
+    (lambda d: d, "manifest.json: missing (not a golden set)"),
+    (lambda d: (d / "f").write_text("x") and d / "f", "f: not a folder"),
 ])
 def test_verify_unusable_folder_exits_2(tmp_path, make, message):
     code, out, err = cli("verify", make(tmp_path))
