@@ -1,11 +1,13 @@
-"""Command line: argument parsing and error reporting only.
+"""Command line: argument parsing, progress and error reporting only.
 
 Every bad input ends as one line on stderr, ``refimpl: error: ...``, and
-exit status 2; results go to stdout.
+exit status 2; results go to stdout, warnings and progress to stderr
+(progress only when stderr is a terminal, never with ``--quiet``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from . import __version__
@@ -14,15 +16,72 @@ from .errors import RefimplError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise RefimplError(f"{self.prog}: {message}")
+        sub = self.prog.partition(" ")[2]             # "refimpl run" -> "run"; the top level has none
+        raise RefimplError(f"{sub}: {message}" if sub else message)
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed {value} must be >= 0 (numpy seeds are non-negative)")
+    return value
+
+
+def _warn(text: str):
+    print(f"refimpl: warning: {text}", file=sys.stderr)
+
+
+class _Progress:
+    """One overwritten progress line on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.on = not quiet and sys.stderr.isatty()
+
+    def stage(self, text: str):
+        if self.on:
+            sys.stderr.write(f"\r\x1b[Krefimpl: {text}")
+            sys.stderr.flush()
+
+    def layer(self, i: int, n: int, name: str):
+        self.stage(f"layer {i + 1}/{n} {name}")
+
+    def done(self):
+        if self.on:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    def warn(self, text: str):
+        """A warning on its own line, the progress line cleared first."""
+        self.done()
+        _warn(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.done()                     # also on errors: the error line starts on a clean line
+        return False
+
+
+def _add_output_flags(p, what: str):
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {what} even when it is not a previous refimpl output (its files are deleted)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+
+
+# ---------------------------------------------------------------- run
 def _add_run(sub):
-    p = sub.add_parser("run", help="run a network bit-exactly and print the per-layer table")
+    p = sub.add_parser("run", help="run a network bit-exactly and print the per-layer table",
+                       description="Run a network bit-exactly on one picture and print, per layer, the output "
+                                   "shape, MACs, fractional formats, accumulator overflows, saturations and SQNR "
+                                   "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
     p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic He-normal weights)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
     p.add_argument("--dump", metavar="DIR", help="write every layer's tensors and layers.json to DIR")
     p.add_argument("--per-channel", action="store_true", help="weight fractional bits per output channel")
@@ -31,80 +90,198 @@ def _add_run(sub):
     p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
     p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
     p.add_argument("--mode", default="fast", help="fast (default) or tiled: walk the 144-MAC tile schedule")
-    p.add_argument("--profile", default="paper-28nm", help="engine profile for --mode tiled: a shipped name or a .toml file")
+    p.add_argument("--profile", help="engine profile of --mode tiled (only): a shipped name or a .toml file "
+                                     "(default paper-28nm)")
+    p.add_argument("--format", default="table", choices=("table", "csv", "json"),
+                   help="stdout as a table (default), CSV or JSON (keys in the README)")
+    _add_output_flags(p, "the --dump folder")
     p.set_defaults(func=cmd_run)
 
 
-def _add_cost(sub):
-    p = sub.add_parser("cost", help="per-layer cycles, utilisation, traffic and energy of one frame")
-    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16, resnet50")
-    p.add_argument("--profile", default="paper-28nm", help="a shipped profile name or a .toml file")
-    p.add_argument("--until", metavar="LAYER", help="stop after this layer")
-    p.add_argument("--format", default="table", help="table (default), csv or json")
-    p.set_defaults(func=cmd_cost)
+def _run_inputs(args, spec, progress):
+    """(pixels, params, weights description, weights sha256) of a run."""
+    from . import image, quantize
+    from .fileio import file_sha256
 
-
-def cmd_cost(args) -> int:
-    import json
-
-    from . import cost, networks, profile, report
-
-    if args.format not in ("table", "csv", "json"):
-        raise RefimplError(f"unknown format '{args.format}' (choose from: table, csv, json)")
-    rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
-    if args.format == "json":
-        print(json.dumps(rep, indent=1))
-    elif args.format == "csv":
-        print(report.cost_csv(rep), end="")
-    else:
-        print(report.cost_table(rep))
-    return 0
-
-
-def cmd_run(args) -> int:
-    from . import engine, image, networks, quantize
-    from .report import run_table
-
-    spec = networks.get(args.network)
-    quantize.check_supported(spec)
-    if args.mode not in ("fast", "tiled"):
-        raise RefimplError(f"unknown mode '{args.mode}' (choose from: fast, tiled)")
-    prof = None
-    if args.mode == "tiled":
-        from .profile import load_profile
-        prof = load_profile(args.profile)
-    if args.until is not None:
-        spec.layer(args.until)
     pixels = image.load(args.image, spec.input_shape)
     if args.weights:
+        progress.stage(f"reading {args.weights}")
         params = quantize.load_params(args.weights, spec)
-    else:
-        params = quantize.synthetic_params(spec, args.seed, until=args.until)
+        return pixels, params, f"weights {args.weights}", file_sha256(args.weights)
+    params = quantize.synthetic_params(spec, args.seed, until=args.until)
+    return pixels, params, f"synthetic weights (seed {args.seed})", None
+
+
+def _run_compute(args, spec, prof, pixels, params, progress) -> tuple:
+    """(qnet, results, float reference outputs) of a run."""
+    from . import engine, quantize
+
+    progress.stage("quantizing (float reference for calibration)")
     qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
                                      until=args.until)
     x = quantize.pixels_to_int(pixels, spec)
     if prof is None:
-        results = engine.run(qnet, x, until=args.until)
+        results = engine.run(qnet, x, until=args.until, progress=progress.layer)
     else:
         from . import tiled
-        results = tiled.run(qnet, x, prof, until=args.until)
+        results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
+    progress.stage("float reference for SQNR")
     ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
+    return qnet, results, ref
+
+
+def _print_run(args, spec, prof, records, src, weights_sha256):
+    from . import report
+
+    if args.format == "table":
+        mode = f"tiled on profile {prof.name}" if prof else "fast engine"
+        print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
+        print(report.run_table(records))
+    elif args.format == "csv":
+        print(report.run_csv(records), end="")
+    else:
+        doc = dict(network=spec.name, description=spec.description, image=args.image or "embedded default",
+                   weights=args.weights or f"synthetic seed {args.seed}", weights_sha256=weights_sha256,
+                   mode=args.mode, profile=prof.name if prof else None, frames=1,
+                   units=dict(macs="multiply-accumulates", frac_bits="fractional bits",
+                              acc_overflow_outputs="outputs whose accumulation overflowed at least once",
+                              saturated_outputs="outputs clamped to int16", sqnr_db="dB (null: infinite)",
+                              tiles="tiles of the 144-MAC schedule", cycles="clock cycles"),
+                   layers=records, total=report.run_total(records))
+        print(json.dumps(report.clean(doc), indent=1))
+
+
+def cmd_run(args) -> int:
+    from . import networks, quantize, report
+    from .dump import dump_files
+
+    spec = networks.get(args.network)
+    quantize.check_supported(spec)
+    if args.mode not in ("fast", "tiled"):
+        raise RefimplError(f"unknown mode '{args.mode}' (choose from: fast, tiled)")
+    if args.profile is not None and args.mode != "tiled":
+        raise RefimplError("--profile applies to --mode tiled only (the fast engine has no schedule); "
+                           "for cycles and energy without a run see 'refimpl cost'")
+    prof = None
+    if args.mode == "tiled":
+        from .profile import DEFAULT_PROFILE, load_profile
+        prof = load_profile(args.profile or DEFAULT_PROFILE)
+    if args.until is not None:
+        spec.layer(args.until)
+    if args.dump:
+        from .fileio import check_output_dir
+        check_output_dir(args.dump, dump_files, args.force)
+    with _Progress(args.quiet) as progress:
+        pixels, params, src, weights_sha256 = _run_inputs(args, spec, progress)
+        qnet, results, ref = _run_compute(args, spec, prof, pixels, params, progress)
+    for text in report.clamp_warnings(qnet, results, params, ref):
+        _warn(text)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
-    src = f"weights {args.weights}" if args.weights else f"synthetic weights (seed {args.seed})"
-    mode = f"tiled on profile {prof.name}" if prof else "fast engine"
-    print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
-    print(run_table(qnet, results, sqnr))
+    records = report.run_records(qnet, results, sqnr, tiled=prof is not None)
+    _print_run(args, spec, prof, records, src, weights_sha256)
     if args.dump:
         from .dump import write_dump
-        write_dump(args.dump, qnet, results, extra=dict(
-            image=args.image or "embedded default", weights=args.weights or f"synthetic seed {args.seed}"))
-        print(f"dumped {len(results)} layers to {args.dump}")
+        write_dump(args.dump, qnet, results, force=args.force, extra=dict(
+            image=args.image or "embedded default", weights=args.weights or f"synthetic seed {args.seed}",
+            weights_sha256=weights_sha256))
+        print(f"dumped {len(results)} layers to {args.dump}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0
 
 
+# ---------------------------------------------------------------- cost
+def _add_cost(sub):
+    p = sub.add_parser("cost", help="per-layer cycles, utilisation, traffic and energy of one frame",
+                       description="Cycles, utilisation, buffer and DRAM traffic and energy per layer of one "
+                                   "frame on an engine profile, from the network's geometry alone (no data).")
+    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16, resnet50")
+    p.add_argument("--profile", default="paper-28nm", help="a shipped profile name or a .toml file")
+    p.add_argument("--until", metavar="LAYER", help="stop after this layer")
+    p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.add_argument("--columns", metavar="default|all|NAME,...",
+                   help="table and csv columns: 'default' (table default, fits 100 columns), 'all' (csv default) "
+                        "or a list of csv column names")
+    p.add_argument("--list-profiles", action="store_true", help="list the shipped profiles and exit")
+    p.set_defaults(func=cmd_cost)
+
+
+def cmd_cost(args) -> int:
+    from . import cost, networks, profile, report
+
+    if args.list_profiles:
+        print(_list_profiles())
+        return 0
+    if args.format not in ("table", "csv", "json"):
+        raise RefimplError(f"unknown format '{args.format}' (choose from: table, csv, json)")
+    if args.columns is not None:
+        if args.format == "json":
+            raise RefimplError("--columns applies to the table and csv formats (json has every counter)")
+        report.cost_columns(args.columns)
+    rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    if args.format == "json":
+        print(json.dumps(report.clean(rep), indent=1))
+    elif args.format == "csv":
+        print(report.cost_csv(rep, args.columns or "all"), end="")
+    else:
+        print(report.cost_table(rep, args.columns or "default"))
+    return 0
+
+
+# ---------------------------------------------------------------- list
+def _list_sets() -> str:
+    from tabulate import tabulate
+
+    from .vectors import describe_sets
+    return tabulate(describe_sets(), headers=["golden set", "network", "description"])
+
+
+def _list_profiles() -> str:
+    from tabulate import tabulate
+
+    from .profile import load_profile, shipped_profiles
+    rows = []
+    for name in shipped_profiles():
+        p = load_profile(name)
+        rows.append([name, f"{p.array.macs}", f"{p.array.clock_mhz:g}", p.description])
+    return tabulate(rows, headers=["profile", "MACs", "clock MHz", "description"], disable_numparse=True)
+
+
+def _list_networks() -> str:
+    from tabulate import tabulate
+
+    from . import networks, quantize
+    rows = []
+    for name, spec in networks.NETWORKS.items():
+        try:
+            quantize.check_supported(spec)
+            engine = "bit-exact"
+        except RefimplError:
+            engine = "geometry only (cost)"
+        rows.append([name, "x".join(map(str, spec.input_shape)), engine, spec.description])
+    return tabulate(rows, headers=["network", "input", "engine", "description"], disable_numparse=True)
+
+
+LISTS = {"sets": _list_sets, "profiles": _list_profiles, "networks": _list_networks}
+
+
+def _add_list(sub):
+    p = sub.add_parser("list", help="list the shipped golden sets, engine profiles and networks",
+                       description="List what ships with refimpl: the standard golden sets (vectors/*.toml), "
+                                   "the engine profiles (refimpl/profiles) and the networks, with descriptions.")
+    p.add_argument("what", nargs="?", choices=tuple(LISTS), help="only this list (default: all three)")
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args) -> int:
+    print("\n\n".join(LISTS[w]() for w in ([args.what] if args.what else LISTS)))
+    return 0
+
+
+# ---------------------------------------------------------------- jpeg
 def _add_jpeg(sub):
     p = sub.add_parser("jpeg", help="baseline JPEG codec: encode IN OUT -q Q ... | decode IN OUT",
+                       description="Baseline JPEG codec, byte-exact with libjpeg-turbo: "
+                                   "'refimpl jpeg encode -h' and 'refimpl jpeg decode -h' for the options.",
                        add_help=False)
     p.add_argument("action", help="encode or decode")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of 'refimpl jpeg ACTION' (-h for help)")
@@ -119,14 +296,20 @@ def cmd_jpeg(args) -> int:
     return (encode_main if args.action == "encode" else decode_main)(args.args)
 
 
+# ---------------------------------------------------------------- golden, verify, compare
 def _add_golden(sub):
-    p = sub.add_parser("golden", help="write a golden-vector set (default: the embedded default set)")
-    p.add_argument("--set", help="a standard set name (see vectors/) or a set .toml file (default: default)")
-    p.add_argument("--network", help="override the set's network")
+    p = sub.add_parser("golden", help="write a golden-vector set (default: the embedded default set)",
+                       description="Write a golden-vector set (hex/bin/npy files and manifest.json) for RTL "
+                                   "testbenches: a standard set from vectors/ or your own .toml, with overrides.")
+    p.add_argument("--set", help="a standard set name (refimpl list sets) or a set .toml file (default: default)")
+    p.add_argument("--network", help="override the set's network (the set's layers must exist in it; "
+                                     "default folder out/<set>-<network>)")
     p.add_argument("--layers", help="comma-separated layer names (override)")
     p.add_argument("--tiles", help="none, first:N or all (override)")
     p.add_argument("--format", help="comma-separated formats among hex,bin,npy (override)")
-    p.add_argument("--out", help="output folder (default: out/<set>)")
+    p.add_argument("--out", help="output folder (default: out/<set>, out/<set>-<network> with --network)")
+    p.add_argument("--list", action="store_true", help="list the standard sets and exit")
+    _add_output_flags(p, "the --out folder")
     # the numeric contract (override the set's keys of the same names)
     p.add_argument("--acc-bits", type=int, help="accumulator width in bits, 32..62 (override; default 40)")
     p.add_argument("--overflow", help="accumulator overflow: saturate, wrap, error (override; default saturate)")
@@ -136,10 +319,15 @@ def _add_golden(sub):
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
                    help="weight fractional bits per output channel (override; default off)")
     p.set_defaults(func=cmd_golden)
-    p = sub.add_parser("verify", help="validate a golden set's manifest and check its files against it")
+    p = sub.add_parser("verify", help="validate a golden set's manifest and check its files against it",
+                       description="Validate a golden set's manifest and check every file against it (missing, "
+                                   "truncated, altered, extra). Exit 0: intact; 1: files damaged; 2: not a usable "
+                                   "golden set (no folder, no or invalid manifest).")
     p.add_argument("dir")
     p.set_defaults(func=cmd_verify)
-    p = sub.add_parser("compare", help="compare RTL dumps with a golden set")
+    p = sub.add_parser("compare", help="compare RTL dumps with a golden set",
+                       description="Compare the files an RTL simulation dumped with a golden set, word by word. "
+                                   "Exit 0: all match; 1: mismatches; 2: unusable input.")
     p.add_argument("golden_dir")
     p.add_argument("rtl_dir")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
@@ -150,36 +338,66 @@ def _add_golden(sub):
     p.set_defaults(func=cmd_compare)
 
 
-def cmd_golden(args) -> int:
-    import dataclasses
-    import time
+def _golden_changes(args, sd, notes: list) -> dict:
+    """SetDef field overrides from the golden flags; what is left out goes to ``notes``."""
+    from . import networks, vectors
+    from .vectors import parse_formats
 
-    from . import vectors
-
-    t0 = time.perf_counter()
-    sd = vectors.load_set(args.set or vectors.DEFAULT_SET)
     changes = {}
-    if args.network:
+    if args.network and args.network != sd.network:
+        spec = networks.get(args.network)
         changes["network"] = args.network
-        if args.layers is None and args.set is None:
-            changes["layers"] = None
-        changes["jpeg"] = () if args.network != sd.network else sd.jpeg
+        known = {l.name for l in spec.layers}
+        kept = []
+        for j in sd.jpeg:
+            source = str(j.get("source", ""))
+            if source.startswith("feature:") and source[8:] not in known:
+                notes.append(f"set {sd.name}: JPEG trace '{j.get('name')}' of {source} left out "
+                      f"(network {args.network} has no layer {source[8:]})")
+            else:
+                kept.append(j)
+        changes["jpeg"] = tuple(kept)
     if args.layers is not None:
-        changes["layers"] = tuple(n for n in args.layers.split(",") if n)
+        names = tuple(n.strip() for n in args.layers.split(",") if n.strip())
+        if not names:
+            raise RefimplError(f"--layers '{args.layers}' names no layer (give e.g. --layers conv1,conv2)")
+        changes["layers"] = names
     if args.tiles is not None:
         changes["tiles"] = args.tiles
     if args.format is not None:
-        changes["formats"] = tuple(f for f in args.format.split(",") if f)
-    for key in vectors.CONTRACT_DEFAULTS:
+        changes["formats"] = parse_formats(f for f in args.format.split(",") if f)
+    for key in vectors.CONTRACT_DEFAULTS:            # the numeric contract flags override the set's keys
         value = getattr(args, key)
         if value is not None:
             problem = vectors.contract_problem(key, value)
             if problem:
                 raise RefimplError(f"--{key.replace('_', '-')} {value}: {problem}")
             changes[key] = value
-    sd = dataclasses.replace(sd, **changes)
-    out = args.out or f"out/{sd.name}"
-    manifest = vectors.build_set(sd, out)
+    return changes
+
+
+def cmd_golden(args) -> int:
+    import dataclasses
+    import time
+
+    from . import networks, quantize, vectors
+
+    if args.list:
+        print(_list_sets())
+        return 0
+    t0 = time.perf_counter()
+    sd = vectors.load_set(args.set or vectors.DEFAULT_SET)
+    original, notes = sd, []
+    sd = dataclasses.replace(sd, **_golden_changes(args, sd, notes))
+    spec = networks.get(sd.network)
+    quantize.check_supported(spec)
+    vectors.check_layers(sd, spec)
+    for text in notes:
+        _warn(text)
+    out = args.out or vectors.default_out_dir(sd, original)
+    with _Progress(args.quiet) as progress:
+        progress.stage(f"golden set {sd.name}: quantizing {sd.network}")
+        manifest = vectors.build_set(sd, out, force=args.force, progress=progress.layer, warn=progress.warn)
     size = sum(e["bytes"] for e in manifest["files"])
     print(f"golden set '{sd.name}' ({manifest['network']}, {len(manifest['layers'])} layers, "
           f"{sum(len(l.get('tiles', [])) for l in manifest['layers'])} tiles, {len(manifest['jpeg'])} JPEG traces): "
@@ -209,20 +427,31 @@ def cmd_compare(args) -> int:
     return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit, args.ignore, args.require_all)
 
 
+# ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine")
+    ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
+                                             "runs, golden vectors for RTL, cost reports, JPEG codec.")
     ap.add_argument("--version", action="version", version=f"refimpl {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_run(sub)
     _add_cost(sub)
     _add_jpeg(sub)
     _add_golden(sub)
+    _add_list(sub)
     return ap
 
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            where = f"{args.command}: " if args.command else ""
+            raise RefimplError(f"{where}unrecognized arguments: {' '.join(extra)}")
+        if args.command is None:
+            sys.stderr.write(parser.format_usage())
+            commands = ", ".join(parser._subparsers._group_actions[0].choices)
+            raise RefimplError(f"no command given (choose from: {commands}; refimpl COMMAND --help for each)")
         return args.func(args)
     except RefimplError as exc:
         print(f"refimpl: error: {exc}", file=sys.stderr)

@@ -6,14 +6,16 @@ Per layer NAME (single frame, int16 unless said):
   NAME_bias.npy     [Cout], int16 or int32 by bias_bits                 (weighted layers)
   NAME_output.npy   [C, H, W]    after requantization and ReLU (before any pool/LRN,
                                  which are layers of their own)
-layers.json: {"network", "input_frac", "mean_q", "layers": [{name, type, kernel, stride,
+layers.json: {"generator", "network", "input_frac", "mean_q", "layers": [{name, type, kernel, stride,
 pad, groups, in_frac, w_frac, b_frac, bias_bits, out_frac, acc_bits, overflow, rounding,
 relu, input_shape, output_shape, files: {input, weights, bias, output}}]}.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from . import __version__
 from .fileio import atomic_dir
 from .spec import layer_shapes
 from .wordfile import to_npy
@@ -27,11 +29,33 @@ def layer_record(layer, shape, ql, files: dict) -> dict:
     return rec
 
 
-def write_dump(out_dir, qnet, results, frame: int = 0, extra: dict | None = None):
-    """Write one frame of ``results`` (engine.run output) to ``out_dir`` atomically."""
+INDEX = "layers.json"
+
+
+def dump_files(folder) -> set | None:
+    """Files a previous ``--dump`` wrote into ``folder`` (layers.json says so), or None."""
+    try:
+        doc = json.loads((Path(folder) / INDEX).read_text())
+        if not (isinstance(doc, dict) and isinstance(doc.get("layers"), list) and "network" in doc
+                and str(doc.get("generator", "refimpl")).startswith("refimpl")):
+            return None
+        files = {INDEX}
+        for rec in doc["layers"]:
+            files.update(f for f in rec["files"].values() if isinstance(f, str))
+        return files
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_dump(out_dir, qnet, results, frame: int = 0, extra: dict | None = None, force: bool = False):
+    """Write one frame of ``results`` (engine.run output) to ``out_dir`` atomically.
+
+    An existing ``out_dir`` is replaced only when it is a previous dump (or empty),
+    unless ``force``; see fileio.check_output_dir.
+    """
     shapes = {s.layer.name: s for s in layer_shapes(qnet.spec)}
     records = []
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, dump_files, force) as tmp:
         for r, ql in zip(results, qnet.layers):
             layer = qnet.spec.layer(r.name)
             files = dict(input=f"{r.name}_input.npy", weights=None, bias=None, output=f"{r.name}_output.npy")
@@ -42,6 +66,6 @@ def write_dump(out_dir, qnet, results, frame: int = 0, extra: dict | None = None
                 (tmp / files["weights"]).write_bytes(to_npy(ql.weights))
                 (tmp / files["bias"]).write_bytes(to_npy(ql.bias))
             records.append(layer_record(layer, shapes[r.name], ql, files))
-        doc = dict(network=qnet.spec.name, input_frac=qnet.input_frac, mean_q=list(qnet.mean_q),
-                   layout="CHW", **(extra or {}), layers=records)
-        (tmp / "layers.json").write_text(json.dumps(doc, indent=1) + "\n")
+        doc = dict(generator=f"refimpl {__version__}", network=qnet.spec.name, input_frac=qnet.input_frac,
+                   mean_q=list(qnet.mean_q), layout="CHW", **(extra or {}), layers=records)
+        (tmp / INDEX).write_text(json.dumps(doc, indent=1) + "\n")

@@ -232,8 +232,10 @@ def checked_input(qnet: QNetwork, x: np.ndarray, until: str | None) -> tuple:
     return xb, layers
 
 
-def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
+def run(qnet: QNetwork, x: np.ndarray, until: str | None = None, progress=None) -> list:
     """Run the network on int16 input (3, H, W) or (N, 3, H, W) up to ``until``.
+
+    ``progress(i, n, name)``, when given, is called before layer i of n runs.
 
     Returns [LayerResult] in layer order; every tensor is (N, C, H, W).
     """
@@ -243,6 +245,8 @@ def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
     acts = {"input": xb}
     results = []
     for i, layer in enumerate(layers):
+        if progress is not None:
+            progress(i, len(layers), layer.name)
         ql = qnet.layers[i]
         src = acts[spec.sources(i)[0]]
         if layer.weighted:

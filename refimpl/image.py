@@ -9,6 +9,7 @@ clamped at the borders), evaluated in float64 and rounded half up to uint8.
 from __future__ import annotations
 
 import math
+import re
 from importlib import resources
 
 import numpy as np
@@ -16,16 +17,32 @@ import numpy as np
 from .errors import RefimplError
 
 DEFAULT_IMAGE = "default.png"   # 227x227 RGB, see refimpl/data/README.txt
+# The largest picture read: 8192 x 8192 pixels (uint8 RGB: 192 MiB decoded, and the
+# float64 resize of the crop about 1.5 GiB).  Checked on the header before any decoding,
+# so a file claiming 100000 x 100000 is refused at once.  Network inputs are 224-227
+# pixels wide, so nothing useful is lost.  Below Pillow's own decompression-bomb limit
+# (2 x 89,478,485 pixels), which is never reached.
+MAX_IMAGE_PIXELS = 8192 * 8192
 
 
 def read_rgb(path) -> np.ndarray:
     """Pixels of an image file as uint8 (3, H, W), RGB order."""
     from PIL import Image, UnidentifiedImageError
+    too_big = (f"{path}: image header claims {{}}, more than refimpl's limit of "
+               f"{MAX_IMAGE_PIXELS:,} pixels (refimpl.image.MAX_IMAGE_PIXELS)")
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise RefimplError(too_big.format(f"{w} x {h} pixels"))
             rgb = np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise RefimplError(f"{path}: no such image file") from None
+    except Image.DecompressionBombError as exc:       # Pillow's check runs in open(), before ours
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        raise RefimplError(too_big.format(f"{int(m.group(1)):,} pixels" if m else "too many pixels")) from None
+    except IsADirectoryError:
+        raise RefimplError(f"{path}: is a folder, not an image file") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise RefimplError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})") from None
     return np.ascontiguousarray(rgb.transpose(2, 0, 1))

@@ -2,11 +2,13 @@
 
 A profile is a TOML file (see refimpl/profiles/paper-28nm.toml, the default).
 Key names carry their units.  Every key is required; unknown keys, missing
-keys, wrong types and non-positive sizes are rejected with one line naming
+keys, wrong types, NaN and infinities, non-positive sizes and values outside
+the accepted range of their key (LIMITS) are rejected with one line naming
 the file and the key.
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -94,9 +96,28 @@ class Profile:
 
 
 SECTIONS = {"array": ArraySpec, "buffer": BufferSpec, "dram": DramSpec, "energy": EnergySpec, "jpeg": JpegSpec}
-# keys that may be zero (energies and power); every size, rate and count must be > 0
-MAY_BE_ZERO = {"e_mac_pj", "e_buffer_read_pj", "e_buffer_write_pj", "e_register_pj", "static_mw",
-               "e_access_pj", "encoder_pj_per_pixel", "decoder_pj_per_pixel"}
+
+# Accepted range of every numeric key: (low, high, low may be equal, unit).  Wide enough
+# for any real engine (1 kHz..100 GHz clocks, 1 kB/s..1 PB/s DRAM, up to 1 mJ per
+# operation, 1 TiB buffers) and narrow enough that every cycle and energy count stays
+# finite and below 2**63 = 9.2e18: the worst case, VGG-16's 277 MB of weights plus its
+# feature traffic over 1 kB/s DRAM at a 100 GHz clock (1e-8 bytes per cycle), is 1.2e17
+# cycles and 1.2e24 pJ with every energy at 1e9 pJ (tests/test_profile.py runs every
+# shipped network on profiles at both ends of these ranges).
+# Zero is allowed for energies and power only (a model without leakage, say).
+_ENERGY = (0.0, 1e9, True, "pJ")
+LIMITS = {
+    "macs": (1, 1 << 20, True, "MAC units"), "rows": (1, 1 << 20, True, "MACs"), "cols": (1, 1 << 20, True, "MACs"),
+    "word_bits": (1, 64, True, "bits"), "clock_mhz": (1e-3, 1e5, True, "MHz"),
+    "feature_kib": (0.0, 1 << 30, False, "KiB"), "weight_kib": (0.0, 1 << 30, False, "KiB"),
+    "banks": (1, 1 << 16, True, "banks"),
+    "gbps": (1e-6, 1e6, True, "GB/s"), "access_bits": (1, 4096, True, "bits"), "e_access_pj": _ENERGY,
+    "e_mac_pj": _ENERGY, "e_buffer_read_pj": _ENERGY, "e_buffer_write_pj": _ENERGY, "e_register_pj": _ENERGY,
+    "static_mw": (0.0, 1e9, True, "mW"),
+    "encoder_pixels_per_cycle": (1e-6, 1e6, True, "pixels per cycle"), "encoder_pj_per_pixel": _ENERGY,
+    "decoder_pixels_per_cycle": (1e-6, 1e6, True, "pixels per cycle"), "decoder_pj_per_pixel": _ENERGY,
+    "weight_compression": (0.0, 1e6, False, "ratio"),           # and >= 1.0, checked below
+}
 
 
 def _field(where: str, key: str, value, typ):
@@ -108,9 +129,14 @@ def _field(where: str, key: str, value, typ):
         raise RefimplError(f"{where}: key '{key}' must be a number, got {value!r}")
     if typ == "int" and not isinstance(value, int):
         raise RefimplError(f"{where}: key '{key}' must be an integer, got {value!r}")
-    short = key.split(".")[-1]
-    if value < 0 or (value == 0 and short not in MAY_BE_ZERO):
-        raise RefimplError(f"{where}: key '{key}' must be {'>= 0' if short in MAY_BE_ZERO else '> 0'}, got {value!r}")
+    if not math.isfinite(value):
+        raise RefimplError(f"{where}: key '{key}' must be a finite number, got {value!r}")
+    lo, hi, lo_ok, unit = LIMITS[key.split(".")[-1]]
+    if value < 0 or (value == 0 and lo == 0 and not lo_ok):
+        raise RefimplError(f"{where}: key '{key}' must be {'>= 0' if lo_ok and lo == 0 else '> 0'}, got {value!r}")
+    if not (lo <= value <= hi) or (value == lo and not lo_ok):
+        raise RefimplError(f"{where}: key '{key}' = {value!r} is outside the accepted range "
+                           f"{lo:g}..{hi:g} ({unit})")
     return value
 
 
@@ -148,14 +174,18 @@ def parse_profile(doc: dict, where: str) -> Profile:
     return Profile(name=doc["name"], description=doc["description"], source=where, **parts)
 
 
+def shipped_profiles() -> list:
+    """Names of the profiles shipped in refimpl/profiles, sorted."""
+    return sorted(p.name[:-5] for p in (resources.files("refimpl") / "profiles").iterdir() if p.name.endswith(".toml"))
+
+
 def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
     """A shipped profile by name, or a TOML file by path."""
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
         shipped = resources.files("refimpl") / "profiles" / f"{name_or_path}.toml"
         if not shipped.is_file():
-            names = sorted(p.name[:-5] for p in (resources.files("refimpl") / "profiles").iterdir()
-                           if p.name.endswith(".toml"))
+            names = shipped_profiles()
             raise RefimplError(f"unknown profile '{name_or_path}' (shipped: {', '.join(names)}; or give a .toml path)")
         text, where = shipped.read_text(), f"profile {name_or_path}"
     else:

@@ -101,7 +101,7 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     return out, stats, counters
 
 
-def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=None) -> list:
+def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=None, progress=None) -> list:
     """Like engine.run, tile by tile; each LayerResult carries its per-frame counters."""
     spec = qnet.spec
     xb, layers = engine.checked_input(qnet, x, until)
@@ -109,6 +109,8 @@ def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=N
     acts = {"input": xb}
     results = []
     for i, layer in enumerate(layers):
+        if progress is not None:
+            progress(i, len(layers), layer.name)
         ql, shape = qnet.layers[i], shapes[i]
         src = acts[spec.sources(i)[0]]
         if layer.weighted:

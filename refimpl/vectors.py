@@ -36,9 +36,10 @@ from . import __version__, cost, engine, features, image, networks, quantize, ti
 from . import fixedpoint as fx
 from .dump import layer_record
 from .errors import RefimplError
-from .fileio import atomic_dir
+from .fileio import atomic_dir, check_output_dir, file_sha256
 from .manifest import MANIFEST, SCHEMA_VERSION, sha256
 from .profile import load_profile
+from .report import clamp_warnings
 from .schedule import choose_tiling
 from .spec import layer_shapes
 from .wordfile import to_bin, to_hex, to_npy
@@ -120,6 +121,10 @@ def load_set(name_or_path: str) -> SetDef:
     if path.suffix == ".toml" or path.exists():
         try:
             text, where, base = path.read_text(), str(path), str(path.resolve().parent)
+        except FileNotFoundError:
+            raise RefimplError(f"{path}: no such set file") from None
+        except IsADirectoryError:
+            raise RefimplError(f"{path}: is a folder, not a set .toml file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise RefimplError(f"{path}: unreadable set definition ({exc.__class__.__name__})") from None
     else:
@@ -137,6 +142,12 @@ def load_set(name_or_path: str) -> SetDef:
     for key in ("name", "network"):
         if not isinstance(doc.get(key), str):
             raise RefimplError(f"{where}: missing key '{key}' (a string)")
+    seed = doc.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RefimplError(f"{where}: key 'seed' must be an integer >= 0, got {seed!r}")
+    layers = doc.get("layers")
+    if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
+        raise RefimplError(f"{where}: key 'layers' must be a list of layer names, got {layers!r}")
     jpeg = tuple(dict(j) for j in doc.get("jpeg", []))
     swb = doc.get("synthetic_weight_bits", 0)
     if swb != 0 and not (isinstance(swb, int) and not isinstance(swb, bool) and 2 <= swb <= 8):
@@ -149,10 +160,48 @@ def load_set(name_or_path: str) -> SetDef:
             raise RefimplError(f"{where}: key '{key}' = {value!r} {problem}")
     return SetDef(name=doc["name"], network=doc["network"], description=doc.get("description", ""),
                   image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
-                  seed=int(doc.get("seed", 0)), synthetic_weight_bits=swb,
+                  seed=seed, synthetic_weight_bits=swb,
                   profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
                   formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract)
+
+
+def describe_sets() -> list:
+    """[(name, network, description)] of the standard sets, by name."""
+    out = []
+    for name in standard_sets():
+        sd = load_set(name)
+        out.append((sd.name, sd.network, sd.description))
+    return out
+
+
+def default_out_dir(sd: SetDef, original: SetDef | None = None) -> str:
+    """out/<set>, with a suffix per overridden choice, so an override never lands
+    in the folder of the set as defined: out/<set>-<network> for another network,
+    then -acc<bits>, -<overflow>, -<rounding>, -bias<bits>, -per-channel /
+    -per-layer for each contract option that differs from the set's own."""
+    parts = [sd.name]
+    if original is not None:
+        if sd.network != original.network:
+            parts.append(sd.network)
+        for key, text in (("acc_bits", "acc{}"), ("overflow", "{}"), ("rounding", "{}"), ("bias_bits", "bias{}")):
+            if getattr(sd, key) != getattr(original, key):
+                parts.append(text.format(getattr(sd, key)).replace("_", "-"))
+        if sd.per_channel != original.per_channel:
+            parts.append("per-channel" if sd.per_channel else "per-layer")
+    return "out/" + "-".join(parts)
+
+
+def golden_files(folder) -> set | None:
+    """Files a previous golden build wrote into ``folder`` (its manifest says so), or None."""
+    try:
+        doc = json.loads((Path(folder) / MANIFEST).read_text())
+        if not (isinstance(doc, dict) and str(doc.get("generator", "")).startswith("refimpl")
+                and isinstance(doc.get("files"), list)):
+            return None
+        return {MANIFEST} | {e["path"] for e in doc["files"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
 
 
 def parse_tiles(text: str) -> int | None:
@@ -256,23 +305,39 @@ def _resolve(base: str, rel: str) -> str:
     return str(p if p.is_absolute() else Path(base) / p)
 
 
-def build_set(sd: SetDef, out_dir) -> dict:
-    """Run the set's network and write the golden folder atomically; returns the manifest."""
+def check_layers(sd: SetDef, spec) -> None:
+    """RefimplError naming the set's layers (and JPEG feature sources) missing from its network."""
+    known = {l.name for l in spec.layers}
+    wanted = list(sd.layers or ()) + [str(j.get("source", ""))[8:] for j in sd.jpeg
+                                      if str(j.get("source", "")).startswith("feature:")]
+    missing = [n for n in dict.fromkeys(wanted) if n not in known]
+    if missing:
+        raise RefimplError(f"set {sd.name}: unknown layer{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(repr(n) for n in missing)} in network {spec.name} "
+                           f"(its layers: {', '.join(l.name for l in spec.layers)})")
+
+
+def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None) -> dict:
+    """Run the set's network and write the golden folder atomically; returns the manifest.
+
+    ``out_dir`` is replaced only when it is a previous golden set (or empty)
+    unless ``force``.  ``progress(i, n, layer)`` is called before each layer
+    runs; ``warn(text)`` gets format-clamping warnings.
+    """
     spec = networks.get(sd.network)
     quantize.check_supported(spec)
     prof = load_profile(sd.profile)
     formats = parse_formats(sd.formats)
     limit = parse_tiles(sd.tiles)
+    check_layers(sd, spec)
+    check_output_dir(out_dir, golden_files, force)
     names = [l.name for l in spec.layers] if sd.layers is None else list(sd.layers)
-    for n in names:
-        spec.layer(n)
     jpeg_layers = [j.get("source", "")[8:] for j in sd.jpeg if str(j.get("source", "")).startswith("feature:")]
-    for n in jpeg_layers:
-        spec.layer(n)
     order = [l.name for l in spec.layers]
     last = max((order.index(n) for n in names + jpeg_layers), default=len(order) - 1)
     until = order[last]
     pixels = image.load(None if sd.image == "default" else _resolve(sd.base, sd.image), spec.input_shape)
+    weights_sha256 = None
     if sd.weights == "synthetic":
         params = quantize.synthetic_params(spec, sd.seed, until=until)
         if sd.synthetic_weight_bits:
@@ -281,6 +346,7 @@ def build_set(sd: SetDef, out_dir) -> dict:
         raise RefimplError(f"set {sd.name}: synthetic_weight_bits applies to synthetic weights only")
     else:
         params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
+        weights_sha256 = file_sha256(_resolve(sd.base, sd.weights))
     for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
         problem = contract_problem(key, getattr(sd, key))
         if problem:
@@ -297,15 +363,18 @@ def build_set(sd: SetDef, out_dir) -> dict:
             captured.setdefault(d.layer, []).append(d)
 
     if limit == 0:
-        results = engine.run(qnet, x, until=until)
+        results = engine.run(qnet, x, until=until, progress=progress)
         shapes = layer_shapes(spec)
         for r, s, i in zip(results, shapes, range(len(results))):
             r.counters = cost.layer_counters(s, prof, len(spec.sources(i)))
     else:
-        results = tiled.run(qnet, x, prof, until=until, hook=hook)
+        results = tiled.run(qnet, x, prof, until=until, hook=hook, progress=progress)
     shapes = {s.layer.name: s for s in layer_shapes(spec)}
+    for text in clamp_warnings(qnet, results, params):
+        if warn is not None:
+            warn(text)
 
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, golden_files, force) as tmp:
         w = _Writer(tmp, formats, f"refimpl {__version__} golden set={sd.name} net={spec.name}")
         layer_docs = []
         for r, ql in zip(results, qnet.layers):
@@ -334,6 +403,7 @@ def build_set(sd: SetDef, out_dir) -> dict:
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=_weights_text(sd),
+                        **({"weights_sha256": weights_sha256} if weights_sha256 else {}),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
                         tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS,
                         layers=layer_docs, jpeg=jpeg_docs,

@@ -81,14 +81,19 @@ def test_dump_values_from_files_alone(dump_dir):
         assert y[c, oy, ox] == max(0, min(32767, max(-32768, v)))
 
 
-def test_dump_replaces_atomically(tmp_path, capsys):
+def test_dump_replaces_only_its_own_folder(tmp_path, capsys):
     d = tmp_path / "out"
     d.mkdir()
-    (d / "stale.txt").write_text("old")
-    code, _, _ = run_cli(capsys, "run", "--network", "alexnet-cifar", "--until", "conv1", "--dump", str(d))
+    (d / "notes.txt").write_text("mine")
+    argv = ("run", "--network", "alexnet-cifar", "--until", "conv1", "--dump", str(d))
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "is not a refimpl output" in err and (d / "notes.txt").read_text() == "mine"
+    code, _, _ = run_cli(capsys, *argv, "--force")
     assert code == 0
-    assert sorted(p.name for p in d.iterdir()) == ["conv1_bias.npy", "conv1_input.npy", "conv1_output.npy",
-                                                    "conv1_weights.npy", "layers.json"]
+    want = ["conv1_bias.npy", "conv1_input.npy", "conv1_output.npy", "conv1_weights.npy", "layers.json"]
+    assert sorted(p.name for p in d.iterdir()) == want
+    code, _, _ = run_cli(capsys, *argv)                             # a previous dump: replaced without --force
+    assert code == 0 and sorted(p.name for p in d.iterdir()) == want
     assert [p.name for p in tmp_path.iterdir()] == ["out"]           # no temporary folders left
 
 
@@ -150,6 +155,8 @@ def test_tiled_mode_dumps_the_same_bytes(tmp_path, capsys):
     assert main(["run", "--network", "alexnet-cifar", "--until", "pool2", "--mode", "tiled", "--dump", str(slow)]) == 0
     out = capsys.readouterr().out
     assert "tiled on profile paper-28nm" in out
+    header = [l for l in out.splitlines() if l.startswith("layer ")][-1]
+    assert header.split()[-2:] == ["tiles", "cycles"]
     names = sorted(p.name for p in fast.iterdir())
     assert names == sorted(p.name for p in slow.iterdir())
     for name in names:

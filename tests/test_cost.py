@@ -42,7 +42,11 @@ def test_alexnet_conv1_compute_cycles_hand_derived(capsys):
 def test_table_and_csv_name_units(capsys):
     assert main(["cost", "--network", "alexnet-cifar"]) == 0
     out = capsys.readouterr().out
-    for unit in ("(uJ)", "(bytes)", "(words)", "(ms)", "(%)", "MHz"):
+    for unit in ("uJ", "bytes", "ms", "%", "MHz"):
+        assert unit in out
+    assert main(["cost", "--network", "alexnet-cifar", "--columns", "all"]) == 0
+    out = capsys.readouterr().out
+    for unit in ("(uJ)", "bytes", "(words)", "ms", "%", "MHz"):
         assert unit in out
     assert main(["cost", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -70,3 +70,45 @@ def test_profile_files(tmp_path, capsys):
     assert main(["cost", "--profile", str(tiny)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "buffer.feature_kib (1) or buffer.weight_kib (64) too small for any tile of layer conv1" in err
+
+
+def at_bounds(high_cost: bool) -> dict:
+    """paper-28nm with every rate and energy at the end of its accepted range that makes the
+    counts largest (high_cost) or smallest; buffers and the array as shipped."""
+    from refimpl.profile import LIMITS
+    doc = copy.deepcopy(PAPER_DOC)
+    pick = {"gbps": 0, "clock_mhz": 1, "encoder_pixels_per_cycle": 0, "decoder_pixels_per_cycle": 0,
+            "weight_compression": 0}
+    for section in ("dram", "energy", "jpeg"):
+        for key in doc[section]:
+            lo, hi, _, _ = LIMITS[key]
+            if key == "access_bits":
+                continue
+            if key == "weight_compression":
+                doc[section][key] = 1.0 if high_cost else hi
+            elif key in pick:
+                doc[section][key] = (lo, hi)[pick[key] if high_cost else 1 - pick[key]]
+            else:
+                doc[section][key] = hi if high_cost else lo
+    doc["array"]["clock_mhz"] = LIMITS["clock_mhz"][1] if high_cost else LIMITS["clock_mhz"][0]
+    return doc
+
+
+@pytest.mark.parametrize("high_cost", [True, False])
+@pytest.mark.parametrize("net", ["alexnet", "alexnet-cifar", "vgg16", "resnet50"])
+def test_profiles_at_the_accepted_bounds_give_finite_counts(net, high_cost):
+    """The LIMITS derivation: at the extreme ends every counter stays an int below 2**63 and
+    every energy and latency finite."""
+    import math
+
+    from refimpl import cost, networks
+    rep = cost.network_cost(networks.get(net), parse_profile(at_bounds(high_cost), "bounds.toml"))
+    for rec in rep["layers"] + [rep["total"]]:
+        for key, value in rec.items():
+            if isinstance(value, dict):
+                assert all(math.isfinite(v) for v in value.values()), (key, value)
+            elif isinstance(value, float):
+                assert math.isfinite(value), key
+            elif isinstance(value, int):
+                assert 0 <= value < 2 ** 63, (key, value)
+    assert rep["total"]["cycles"] > 0
