@@ -62,6 +62,8 @@ class JpegSpec:
     decoder_pixels_per_cycle: float
     decoder_pj_per_pixel: float
     weight_compression: float
+    lossless_values_per_cycle: float   # feature lossless coder (split.lossless), both passes
+    lossless_pj_per_value: float
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class Profile:
 SECTIONS = {"array": ArraySpec, "buffer": BufferSpec, "dram": DramSpec, "energy": EnergySpec, "jpeg": JpegSpec}
 # keys that may be zero (energies and power); every size, rate and count must be > 0
 MAY_BE_ZERO = {"e_mac_pj", "e_buffer_read_pj", "e_buffer_write_pj", "e_register_pj", "static_mw",
-               "e_access_pj", "encoder_pj_per_pixel", "decoder_pj_per_pixel"}
+               "e_access_pj", "encoder_pj_per_pixel", "decoder_pj_per_pixel",
+               "lossless_pj_per_value"}
 
 
 def _field(where: str, key: str, value, typ):

@@ -63,10 +63,15 @@ def split_points(spec: NetworkSpec) -> list:
 
 def _index(spec: NetworkSpec, at: str) -> int:
     """-1 for 'input', else the layer's position; RefimplError for an unknown name."""
-    if at == INPUT:
-        return -1
-    spec.layer(at)
-    return [l.name for l in spec.layers].index(at)
+    points = split_points(spec)
+    if at not in points:
+        raise RefimplError(f"network {spec.name}: unknown partition layer '{at}' (split points: {', '.join(points)})")
+    return points.index(at) - 1
+
+
+def check_split_point(spec: NetworkSpec, at: str) -> str:
+    _index(spec, at)
+    return at
 
 
 def map_format(qnet: QNetwork, at: str) -> tuple:
