@@ -214,6 +214,7 @@ def _add_edge(sub):
                    help="jpeg datastream: abbreviated (default, T.81 B.5: no DQT/DHT) or full (JFIF)")
     p.add_argument("--optimize", action="store_true", help="jpeg: optimized Huffman tables (the DHT travels)")
     p.add_argument("--scan", default="chw", help="lossless scan order: chw (default) or blocks")
+    p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
     p.add_argument("--profile", default="paper-28nm", help="engine profile for the cycle/energy figures")
     p.add_argument("--out", required=True, metavar="FILE", help="bitstream file to write")
     p.set_defaults(func=cmd_edge)
@@ -233,13 +234,14 @@ def cmd_edge(args) -> int:
     mapping.check_mapping(args.mapping)
     mosaic.check_mosaic(args.mosaic)
     lossless.check_scan(args.scan)
+    lossless.check_predictor(args.predictor)
     _split_choice("container", args.container, ("abbreviated", "full"))
     prof = load_profile(args.profile)
     pixels = image.load(args.image, spec.input_shape)
     qnet = partition.quantize_for_split(spec, _split_params(spec, args.weights, args.seed))
     x = quantize.pixels_to_int(pixels, spec)
     opts = dict(qf=args.qf, mapping=args.mapping, mosaic=args.mosaic, abbreviated=args.container == "abbreviated",
-                optimize=args.optimize) if args.codec == "jpeg" else dict(scan=args.scan) if args.codec == "lossless" else {}
+                optimize=args.optimize) if args.codec == "jpeg" else dict(scan=args.scan, predictor=args.predictor) if args.codec == "lossless" else {}
     fmap = partition.edge_run(qnet, x, args.at)[0]
     data = partition.encode_fmap(qnet, fmap, args.at, args.codec, **opts)
     atomic_write(args.out, data)
@@ -249,7 +251,7 @@ def cmd_edge(args) -> int:
     print(f"{spec.name}: edge runs input..{args.at}, codec {args.codec}"
           + (f" qf {args.qf}, mapping {args.mapping}, mosaic {args.mosaic}, {args.container} datastream"
              f"{', optimized tables' if args.optimize else ''}" if args.codec == "jpeg" else "")
-          + (f" scan {args.scan}" if args.codec == "lossless" else ""))
+          + (f" scan {args.scan}, predictor {args.predictor}" if args.codec == "lossless" else ""))
     print(f"wrote {args.out}: {len(data):,} bytes (header {len(data) - len(payload)} + payload {len(payload):,}); "
           f"raw map {'x'.join(map(str, fmap.shape))} = {raw:,} bytes; ratio {raw / len(data):.2f}x")
     if args.codec == "jpeg":
@@ -336,6 +338,7 @@ def _add_features(sub):
     p.add_argument("--mosaic", default="packed", help="mosaic: packed (default) or aligned")
     p.add_argument("--optimize", action="store_true", help="optimized Huffman tables for the JPEG path")
     p.add_argument("--scan", default="chw", help="lossless scan order: chw (default) or blocks")
+    p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
     p.add_argument("--mode", default="fixed", help="host mode for the top-1 agreement: fixed (default) or float")
     p.add_argument("--format", default="table", help="table (default), csv or json")
     p.set_defaults(func=cmd_features)
@@ -352,6 +355,7 @@ def cmd_features(args) -> int:
     mapping.check_mapping(args.mapping)
     mosaic.check_mosaic(args.mosaic)
     lossless.check_scan(args.scan)
+    lossless.check_predictor(args.predictor)
     try:
         qfs = [int(q) for q in args.qf.split(",") if q.strip()]
     except ValueError:
@@ -367,7 +371,8 @@ def cmd_features(args) -> int:
     params = _split_params(spec, args.weights, args.seed)
     qnet = partition.quantize_for_split(spec, params)
     rep = analysis.feature_rows(qnet, params, quantize.pixels_to_int(pixels, spec), qfs, mapping=args.mapping,
-                                mosaic=args.mosaic, scan=args.scan, optimize=args.optimize, mode=args.mode)
+                                mosaic=args.mosaic, scan=args.scan, predictor=args.predictor, optimize=args.optimize,
+                                mode=args.mode)
     rep["images"] = [str(p) if p else "embedded default" for p in paths]
     rep["weights"] = args.weights or f"synthetic seed {args.seed}"
     print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"

@@ -92,22 +92,56 @@ def test_lossless_symbols_match_the_loop_and_round_trip(x, scan):
     assert np.array_equal(lossless.decode(lossless.encode(x, scan), x.shape, scan), x)
 
 
-@settings(max_examples=30, deadline=None)
-@given(int16_maps(sparse=False), st.sampled_from(lossless.SCANS))
-def test_lossless_round_trips_dense_maps(x, scan):
-    assert np.array_equal(lossless.decode(lossless.encode(x, scan), x.shape, scan), x)
+@settings(max_examples=60, deadline=None)
+@given(int16_maps(sparse=False), st.sampled_from(lossless.SCANS), st.sampled_from(lossless.PREDICTORS),
+       st.integers(0, 15))
+def test_lossless_round_trips_dense_maps_any_predictor_and_low_bits(x, scan, predictor, k):
+    x = (x.astype(np.int64) >> k << k).astype(np.int16)         # common low bits: point transform k or more
+    data = lossless.encode(x, scan, predictor)
+    if k * x[0].size > 16:                                      # worth its 2-byte residue per channel
+        assert data[0] >= k
+    assert np.array_equal(lossless.decode(data, x.shape, scan, predictor), x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(int16_maps(sparse=False))
+def test_left_prediction_is_the_modulo_2_16_difference(x):
+    d = lossless.predict(x, "left")
+    c, h, w = x.shape
+    for ch in range(c):
+        for y in range(h):
+            prev = 0
+            for col in range(w):
+                v = int(x[ch, y, col])
+                assert int(d[ch, y, col]) == ((v - prev + 32768) % 65536) - 32768
+                prev = v
+    assert np.array_equal(lossless.unpredict(d, "left"), x)
+
+
+def test_point_transform_of_the_input_map():
+    spec = networks.get("alexnet")
+    x = quantize.pixels_to_int(image.load(None, spec.input_shape), spec)
+    k, r, y = lossless.point_transform(x)
+    means = [int(np.floor(m * 128 + 0.5)) for m in spec.input_mean]     # MEAN_Q, input_frac 7
+    assert k == 7 and r.tolist() == [(-m) % 128 for m in means]
+    assert np.array_equal(lossless.inverse_point_transform(y, k, r), x)
 
 
 def test_lossless_every_int16_value():
     x = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(16, 64, 64)
     for scan in lossless.SCANS:
-        assert np.array_equal(lossless.decode(lossless.encode(x, scan), x.shape, scan), x)
+        for predictor in lossless.PREDICTORS:
+            data = lossless.encode(x, scan, predictor)
+            assert np.array_equal(lossless.decode(data, x.shape, scan, predictor), x)
 
 
 def test_lossless_table_is_libjpegs_optimal_table_and_bits_add_up():
     rng = np.random.default_rng(3)
     x = (rng.integers(-300, 300, (8, 9, 11)) * (rng.random((8, 9, 11)) < 0.3)).astype(np.int16)
-    data = lossless.encode(x, "chw")
+    x[0, 0, 0] = 1                                              # odd: point transform k = 0
+    data = lossless.encode(x, "chw", "none")
+    assert data[0] == 0
+    data = data[1:]
     s = lossless.symbols(lossless.scan_units(x, "chw"))
     t = jpeg.optimal_table(np.bincount(s["symbol"], minlength=256), False)
     n_sym = len(t.spec.values)
@@ -119,7 +153,7 @@ def test_lossless_table_is_libjpegs_optimal_table_and_bits_add_up():
 def test_lossless_rejects_corrupt_payloads():
     x = np.arange(60, dtype=np.int16).reshape(3, 4, 5)
     data = lossless.encode(x, "chw")
-    for bad in (data[:10], data[:-1], data + b"\x00", data[:16] + bytes([255]) + data[17:]):
+    for bad in (b"", b"\x10" + data[1:], data[:10], data[:-1], data + b"\x00", data[:17] + bytes([255]) + data[18:]):
         with pytest.raises(RefimplError, match="lossless payload is corrupt"):
             lossless.decode(bad, x.shape, "chw")
 
@@ -255,7 +289,9 @@ def _refit(data: bytes, h, name: str, raw: bytes) -> bytes:
     ("mosaic", b"\x09", "field 'mosaic' = 9 unknown"),
     ("qf", b"\x00", "mapping, mosaic and qf are set exactly for jpeg"),
     ("qf", b"\x65", "field 'qf' = 101 outside 1..100"),
-    ("scan", b"\x01", "field 'scan' = blocks set for codec jpeg"),
+    ("scan", b"\x01", "field 'scan' = blocks / 'predictor' = none set for codec jpeg"),
+    ("predictor", b"\x01", "'predictor' = left set for codec jpeg"),
+    ("predictor", b"\x02", "field 'predictor' = 2 unknown"),
     ("scan", b"\x03", "field 'scan' = 3 unknown"),
     ("jpeg_flags", b"\x04", "jpeg_flags"),
     ("grid_cols", b"\x00\x07", "mosaic geometry"),
@@ -337,16 +373,13 @@ def test_batched_api_equals_frame_by_frame(cifar):
 def test_host_refuses_streams_it_did_not_make(cifar):
     spec, params, qnet, x, results = cifar
     data = partition.edge_encode(qnet, x, "conv3", "raw")
-    other = networks.get("alexnet")
-    big = partition.quantize_for_split(other, quantize.synthetic_params(other, 0))
-    with pytest.raises(RefimplError, match="from network 'alexnet-cifar', this host runs 'alexnet'"):
-        partition.host_decode(big, data)
     q1 = partition.quantize_for_split(spec, quantize.synthetic_params(spec, 1))
     with pytest.raises(RefimplError, match="out_frac|other weights"):
         partition.host_decode(q1, data)
     h, payload = bitstream.read(data)
     import dataclasses
-    for change, match in ((dict(layer="conv9"), "not a split point"), (dict(layer="pool5"), None),
+    for change, match in ((dict(network="alexnet"), "from network 'alexnet', this host runs 'alexnet-cifar'"),
+                          (dict(layer="conv9"), "not a split point"), (dict(layer="pool5"), None),
                           (dict(out_frac=h.out_frac + 1), "out_frac"), (dict(weights_crc=1), "other weights")):
         crafted = bitstream.write(dataclasses.replace(h, **change), payload)
         with pytest.raises(RefimplError, match=match or "map at pool5 is \\(192, 7, 7\\)"):

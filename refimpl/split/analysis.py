@@ -76,7 +76,7 @@ def image_paths(items) -> list:
 
 
 def feature_rows(qnet, params, x_int: np.ndarray, qfs, *, mapping="shift", mosaic="packed", scan="chw",
-                 optimize=False, mode="fixed") -> dict:
+                 predictor="left", optimize=False, mode="fixed") -> dict:
     """Statistics of every split point over the frames x_int (N, 3, H, W).
 
     Returns {"layers": [per-layer dict], "qf": [...]}; every value is a mean over frames.
@@ -94,7 +94,8 @@ def feature_rows(qnet, params, x_int: np.ndarray, qfs, *, mapping="shift", mosai
         shape, out_frac = partition.map_format(qnet, at)
         n = int(np.prod(shape))
         raw_bytes = 2 * n
-        ll = [partition.encode_fmap(qnet, f, at, "lossless", scan=scan) for f in maps]
+        ll = [partition.encode_fmap(qnet, f, at, "lossless", scan=scan, predictor=predictor)
+              for f in maps]
         row = dict(layer=at, shape=list(shape), out_frac=out_frac, values=n, raw_bytes=raw_bytes,
                    raw_stream_bytes=float(np.mean([len(partition.encode_fmap(qnet, maps[0], at, "raw"))])),
                    entropy_bits=float(np.mean([entropy_bits(f) for f in maps])),
@@ -119,6 +120,7 @@ def feature_rows(qnet, params, x_int: np.ndarray, qfs, *, mapping="shift", mosai
         row["jpeg"] = lossy
         rows.append(row)
     return dict(network=spec.name, frames=int(len(x_int)), mapping=mapping, mosaic=mosaic, scan=scan,
+                predictor=predictor,
                 optimize=optimize, mode=mode, qf=list(qfs), layers=rows)
 
 
@@ -184,7 +186,8 @@ def as_table(rep: dict) -> str:
              for r in rep["layers"] for j in r["jpeg"]]
     title = (f"{rep['network']}: {rep['frames']} frame(s), means over frames; byte counts are whole bitstreams "
              f"(header included); ratios against raw 2 bytes a value")
+    lossless = f"lossless: scan {rep['scan']}, predictor {rep['predictor']}"
     lossy = (f"lossy path: jpeg, mapping {rep['mapping']}, mosaic {rep['mosaic']}, "
              f"{'optimized' if rep['optimize'] else 'standard'} Huffman tables, host mode {rep['mode']}")
-    return "\n".join([title, tabulate(rows, headers=head, disable_numparse=True), "", lossy,
+    return "\n".join([title, lossless, tabulate(rows, headers=head, disable_numparse=True), "", lossy,
                       tabulate(rows2, headers=head2, disable_numparse=True)])

@@ -29,6 +29,7 @@ MAGIC = b"RFSB"                    # refimpl feature split bitstream
 VERSION = 1
 CODECS = ("raw", "lossless", "jpeg")
 SCAN_IDS = ("chw", "blocks")
+PREDICTOR_IDS = ("none", "left")
 MAPPING_IDS = ("none", "shift", "minmax")
 MOSAIC_IDS = ("none", "packed", "aligned")
 FLAG_ABBREVIATED, FLAG_OPTIMIZED = 1, 2     # jpeg_flags bits
@@ -47,6 +48,7 @@ FIELDS = (
     ("out_frac", "b", "fractional bits of the int16 values (signed)"),
     ("weights_crc", "I", "CRC-32 of the quantized network (partition.weights_crc)"),
     ("scan", "B", "lossless scan order: 0 chw, 1 blocks (0 for other codecs)"),
+    ("predictor", "B", "lossless predictor: 0 none, 1 left neighbour (0 for other codecs)"),
     ("mapping", "B", "8-bit mapping: 0 none, 1 shift, 2 minmax"),
     ("shift", "B", "shift mapping: s (u8 = x >> s, half up)"),
     ("lo", "h", "minmax mapping: min of the map"),
@@ -75,6 +77,7 @@ class Header:
     out_frac: int
     weights_crc: int = 0
     scan: str = "chw"
+    predictor: str = "none"
     mapping: MappingParams | None = None
     mosaic: mos.MosaicLayout | None = None
     qf: int = 0
@@ -88,6 +91,7 @@ def _values(h: Header, payload: bytes) -> dict:
     return dict(magic=MAGIC, version=VERSION, header_bytes=0, codec=CODECS.index(h.codec),
                 network=h.network, layer=h.layer, channels=h.shape[0], height=h.shape[1], width=h.shape[2],
                 out_frac=h.out_frac, weights_crc=h.weights_crc, scan=SCAN_IDS.index(h.scan),
+                predictor=PREDICTOR_IDS.index(h.predictor),
                 mapping=MAPPING_IDS.index(m.kind), shift=m.shift, lo=m.lo, hi=m.hi,
                 mosaic=MOSAIC_IDS.index(lay.kind) if lay else 0, grid_rows=lay.grid_rows if lay else 0,
                 grid_cols=lay.grid_cols if lay else 0, cell_h=lay.cell_h if lay else 0,
@@ -166,6 +170,10 @@ def parse_fields(data: bytes) -> tuple:
 
 def read(data: bytes) -> tuple:
     """Bitstream -> (Header, payload bytes), or one RefimplError saying what is damaged."""
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) >= 7 and bytes(data[:5]) == MAGIC + bytes([VERSION]):
+        hb = struct.unpack(">H", bytes(data[5:7]))[0]          # header CRC first: a damaged header is
+        if 11 <= hb <= len(data) and zlib.crc32(bytes(data[:hb - 4])) != struct.unpack(">I", bytes(data[hb - 4:hb]))[0]:
+            raise _damaged("header CRC-32 mismatch (the header is damaged)")   # never parsed further
     vals, where, end = parse_fields(data)
     data = bytes(data)
     if vals["header_bytes"] != end:
@@ -200,14 +208,15 @@ def _header(v: dict) -> Header:
     if min(shape) < 1:
         raise _damaged(f"shape {shape} has an empty dimension")
     scan = _enum(v, "scan", SCAN_IDS)
+    predictor = _enum(v, "predictor", PREDICTOR_IDS)
     mkind = _enum(v, "mapping", MAPPING_IDS)
     lkind = _enum(v, "mosaic", MOSAIC_IDS)
     jpeg = codec == "jpeg"
     if jpeg != (mkind != "none") or jpeg != (lkind != "none") or jpeg != (v["qf"] != 0):
         raise _damaged(f"codec {codec} with mapping {mkind}, mosaic {lkind}, qf {v['qf']}: "
                        "mapping, mosaic and qf are set exactly for jpeg")
-    if codec != "lossless" and scan != "chw":
-        raise _damaged(f"field 'scan' = {scan} set for codec {codec}")
+    if codec != "lossless" and (scan != "chw" or predictor != "none"):
+        raise _damaged(f"field 'scan' = {scan} / 'predictor' = {predictor} set for codec {codec}")
     if v["jpeg_flags"] & ~(FLAG_ABBREVIATED | FLAG_OPTIMIZED) or (v["jpeg_flags"] and not jpeg):
         raise _damaged(f"field 'jpeg_flags' = {v['jpeg_flags']} has unknown bits or is set without jpeg")
     mapping = lay = None
@@ -227,6 +236,6 @@ def _header(v: dict) -> Header:
         if extra:
             raise _damaged(f"fields {', '.join(extra)} set for codec {codec}")
     return Header(codec=codec, network=v["network"], layer=v["layer"], shape=shape, out_frac=v["out_frac"],
-                  weights_crc=v["weights_crc"], scan=scan, mapping=mapping, mosaic=lay, qf=v["qf"],
+                  weights_crc=v["weights_crc"], scan=scan, predictor=predictor, mapping=mapping, mosaic=lay, qf=v["qf"],
                   abbreviated=bool(v["jpeg_flags"] & FLAG_ABBREVIATED),
                   optimized=bool(v["jpeg_flags"] & FLAG_OPTIMIZED))

@@ -76,7 +76,8 @@ def complete(abbrev: bytes, qf: int, optimized: bool) -> bytes:
 
 # ---------------------------------------------------------------- encode / decode
 def encode_map(fmap: np.ndarray, codec: str, *, qf: int = 50, mapping: str = "shift", mosaic: str = "packed",
-               abbreviated: bool = True, optimize: bool = False, scan: str = "chw") -> tuple:
+               abbreviated: bool = True, optimize: bool = False, scan: str = "chw",
+               predictor: str = "left") -> tuple:
     """int16 (C, H, W) -> (dict of the codec's Header fields, payload bytes)."""
     check_codec(codec)
     a = np.asarray(fmap)
@@ -86,7 +87,8 @@ def encode_map(fmap: np.ndarray, codec: str, *, qf: int = 50, mapping: str = "sh
         return {}, a.astype(">i2").tobytes()
     if codec == "lossless":
         lossless.check_scan(scan)
-        return dict(scan=scan), lossless.encode(a, scan)
+        lossless.check_predictor(predictor)
+        return dict(scan=scan, predictor=predictor), lossless.encode(a, scan, predictor)
     qf = check_qf(qf)
     u8, params = mp.to_samples(a, mapping)
     img, lay = mos.to_mosaic(u8, mosaic)
@@ -103,7 +105,7 @@ def decode_map(h: Header, payload: bytes) -> np.ndarray:
             raise RefimplError(f"raw payload has {len(payload)} bytes, shape {h.shape} needs {2 * n}")
         return np.frombuffer(payload, dtype=">i2").astype(np.int16).reshape(h.shape)
     if h.codec == "lossless":
-        return lossless.decode(payload, h.shape, h.scan)
+        return lossless.decode(payload, h.shape, h.scan, h.predictor)
     data = complete(payload, h.qf, h.optimized) if h.abbreviated else payload
     try:
         img = jpeg.decode(data)

@@ -1,5 +1,16 @@
 """Exact run-length + Huffman coding of int16 values: JPEG's back end (T.81 F.1.2.2).
 
+Point transform.  The largest k (0..15) for which every value of each channel
+c has the same low k bits r_c is found, and y = (x - r_c) >> k is coded (exact:
+x - r_c is a multiple of 2**k); only a k that saves more bits per channel
+(k * H * W) than its residue costs (16) is used, so 1x1 maps (fc) keep k = 0.  k = 7 for the input map x = (pixel << 7) -
+MEAN_Q; k = 0 for almost every feature map, which then costs one byte.
+Prediction (``predictor``).  ``left``: the left neighbour in the same row, as
+predictor 1 (Ra) of lossless JPEG (T.81 H.1.2.1, Table H.1), with 0 for the
+first value of a row; the difference is taken modulo 2**16 (as in H.1.2.1), so
+it is again an int16 and the host's running sum modulo 2**16 restores y
+exactly.  ``none``: y itself (the better choice for very sparse maps, where a
+difference turns each zero after a non-zero into a non-zero).
 Scan.  The map (C, H, W) is read as a sequence of 64-value coding units:
   ``chw``     channel-major raster order, cut every 64 values (the last unit
               padded with zeros, never decoded): no padding inside the map.
@@ -19,7 +30,8 @@ but over all 64 positions (there is no DC and no prediction):
 Tables.  Pass 1 counts the symbols, libjpeg's jpeg_gen_optimal_table (T.81
 K.2, ``refimpl.jpeg.optimal_table``) builds the code (<= 16 bits); pass 2
 codes.  The table travels in the payload.
-Payload.  BITS (16 bytes: codes of each length 1..16), HUFFVAL (one byte per
+Payload.  k (1 byte), then when k > 0 the C residues r_c (big-endian uint16),
+then BITS (16 bytes: codes of each length 1..16), HUFFVAL (one byte per
 symbol), then the codes with their magnitude bits, MSB first, the last byte
 padded with 1-bits (F.1.2.3).  No byte stuffing: the bitstream header gives
 the payload length, so there are no markers to protect.
@@ -35,6 +47,8 @@ from .. import jpeg
 from ..errors import RefimplError
 
 SCANS = ("chw", "blocks")
+PREDICTORS = ("none", "left")
+RESIDUE_BYTES = 2             # one big-endian uint16 residue per channel
 UNIT = 64                     # values per coding unit (one JPEG block)
 ZRL, EOB, ESC = 0xF0, 0x00, 0x10
 STEP_EOB, STEP_ZRL = -1, -2   # decoder codes for the two symbols that move k other than by run + 1
@@ -46,6 +60,56 @@ def check_scan(scan: str) -> str:
     if scan not in SCANS:
         raise RefimplError(f"unknown lossless scan '{scan}' (choose from: {', '.join(SCANS)})")
     return scan
+
+
+def check_predictor(predictor: str) -> str:
+    if predictor not in PREDICTORS:
+        raise RefimplError(f"unknown lossless predictor '{predictor}' (choose from: {', '.join(PREDICTORS)})")
+    return predictor
+
+
+# ---------------------------------------------------------------- point transform and prediction
+def point_transform(fmap: np.ndarray) -> tuple:
+    """int16 (C, H, W) -> (k, residues int64 (C,), y = (x - r_c) >> k int16 (C, H, W))."""
+    x = np.asarray(fmap).astype(np.int64)
+    c = x.shape[0]
+    per_channel = x[0].size
+    k = 0
+    for bits in range(15, 0, -1):
+        if bits * per_channel <= 8 * RESIDUE_BYTES:      # the residues would cost more than the bits saved
+            continue
+        low = x & ((1 << bits) - 1)
+        if np.all(low == low.reshape(c, -1)[:, :1].reshape(c, 1, 1)):
+            k = bits
+            break
+    r = (x.reshape(c, -1)[:, 0] & ((1 << k) - 1)) if k else np.zeros(c, np.int64)
+    return k, r, ((x - r.reshape(c, 1, 1)) >> k).astype(np.int16)
+
+
+def inverse_point_transform(y: np.ndarray, k: int, r: np.ndarray) -> np.ndarray:
+    return ((y.astype(np.int64) << k) + np.asarray(r, np.int64).reshape(-1, 1, 1)).astype(np.int16)
+
+
+def _wrap16(v: np.ndarray) -> np.ndarray:
+    """Modulo 2**16 into the int16 range."""
+    return ((v + 32768) & 0xFFFF) - 32768
+
+
+def predict(y: np.ndarray, predictor: str) -> np.ndarray:
+    """int16 (C, H, W) -> int16 differences from the left neighbour modulo 2**16 (or y)."""
+    if check_predictor(predictor) == "none":
+        return np.asarray(y, dtype=np.int16)
+    v = np.asarray(y).astype(np.int64)
+    left = np.zeros_like(v)
+    left[:, :, 1:] = v[:, :, :-1]
+    return _wrap16(v - left).astype(np.int16)
+
+
+def unpredict(d: np.ndarray, predictor: str) -> np.ndarray:
+    """Inverse of ``predict``: the running sum along each row, modulo 2**16."""
+    if predictor == "none":
+        return np.asarray(d, dtype=np.int16)
+    return _wrap16(np.cumsum(np.asarray(d).astype(np.int64), axis=2)).astype(np.int16)
 
 
 def _zigzag_natural() -> np.ndarray:
@@ -163,29 +227,57 @@ def huffman_table(sym: np.ndarray) -> "jpeg.HuffmanTable":
     return jpeg.optimal_table(np.bincount(sym, minlength=256), False)
 
 
-def encode(fmap: np.ndarray, scan: str = "chw") -> bytes:
-    """int16 (C, H, W) -> lossless payload (table + bits)."""
+def coded_values(fmap: np.ndarray, predictor: str = "left") -> tuple:
+    """(k, residues, int16 (C, H, W) values the entropy coder sees) of a map."""
+    k, r, y = point_transform(fmap)
+    return k, r, predict(y, predictor)
+
+
+def encode(fmap: np.ndarray, scan: str = "chw", predictor: str = "left") -> bytes:
+    """int16 (C, H, W) -> lossless payload (point transform, table, bits)."""
     a = np.asarray(fmap)
     if a.dtype != np.int16 or a.ndim != 3 or a.size == 0:
         raise RefimplError(f"lossless coder takes a non-empty int16 (C, H, W) map, got {a.dtype} {a.shape}")
-    st = symbols(scan_units(a, scan))
+    check_scan(scan)
+    k, r, d = coded_values(a, predictor)
+    head = bytes([k]) + (r.astype(">u2").tobytes() if k else b"")
+    st = symbols(scan_units(d, scan))
     table = huffman_table(st["symbol"])
     code, length = table.codes[st["symbol"]], table.lengths[st["symbol"]]
     value = (code.astype(np.uint64) << st["extra_length"].astype(np.uint64)) | st["extra"].astype(np.uint64)
     data, _ = jpeg.pack_bits(value, length.astype(np.int64) + st["extra_length"])
-    return bytes(table.spec.bits) + bytes(table.spec.values) + data.tobytes()
+    return head + bytes(table.spec.bits) + bytes(table.spec.values) + data.tobytes()
 
 
 def _corrupt(what: str) -> RefimplError:
     return RefimplError(f"lossless payload is corrupt: {what}")
 
 
-def decode(payload: bytes, shape: tuple, scan: str = "chw") -> np.ndarray:
+def decode(payload: bytes, shape: tuple, scan: str = "chw", predictor: str = "left") -> np.ndarray:
     """Inverse of ``encode``: payload -> int16 (C, H, W) of the given shape."""
     check_scan(scan)
+    check_predictor(predictor)
+    c, h, w = shape
+    data = bytes(payload)
+    if not data or data[0] > 15:
+        raise _corrupt("missing or bad point transform (k must be 0..15)")
+    k = data[0]
+    if len(data) < 1 + 2 * c * (k > 0):
+        raise _corrupt("truncated point-transform residues")
+    r = np.frombuffer(data[1:1 + 2 * c], ">u2").astype(np.int64) if k else np.zeros(c, np.int64)
+    if k and np.any(r >= (1 << k)):
+        raise _corrupt(f"point-transform residue >= 2**{k}")
+    d = _decode_values(data[1 + 2 * c * (k > 0):], shape, scan)
+    x = (unpredict(d, predictor).astype(np.int64) << k) + r.reshape(-1, 1, 1)
+    if x.size and (x.min() < -32768 or x.max() > 32767):
+        raise _corrupt("values leave the int16 range after the point transform")
+    return x.astype(np.int16)
+
+
+def _decode_values(data: bytes, shape: tuple, scan: str) -> np.ndarray:
+    """Table + bits -> the coded int16 (C, H, W) values."""
     c, h, w = shape
     n_units = len(scan_units(np.zeros((c, h, w), np.int16), scan))
-    data = bytes(payload)
     if len(data) < 16 or len(data) < 16 + sum(data[:16]):
         raise _corrupt("truncated Huffman table")
     bits_ = tuple(data[:16])

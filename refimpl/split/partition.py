@@ -91,7 +91,7 @@ def edge_run(qnet: QNetwork, x_int: np.ndarray, at: str) -> np.ndarray:
 
 def encode_fmap(qnet: QNetwork, fmap: np.ndarray, at: str, codec: str = "lossless", **options) -> bytes:
     """One frame's int16 (C, H, W) map at ``at`` -> bitstream.  options: qf, mapping,
-    mosaic, abbreviated, optimize (jpeg); scan (lossless)."""
+    mosaic, abbreviated, optimize (jpeg); scan, predictor (lossless)."""
     shape, out_frac = map_format(qnet, at)
     if tuple(np.shape(fmap)) != shape:
         raise RefimplError(f"map at {at} must be {shape}, got {np.shape(fmap)}")
