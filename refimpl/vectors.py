@@ -46,7 +46,7 @@ FORMATS = ("hex", "bin", "npy")
 DEFAULT_SET = "default"
 SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length", "extra", "extra_length"]
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "profile", "layers", "tiles",
-            "formats", "jpeg"}
+            "formats", "jpeg", "split"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class SetDef:
     formats: tuple = FORMATS
     jpeg: tuple = ()                  # ({"name", "source": "feature:<layer>" | "image", "quality", "subsampling"}, ...)
     base: str = "."                   # folder the relative paths start from
+    split: tuple = ()                 # feature-encoder entries, see refimpl/split/golden.py
 
 
 def _sets_dir():
@@ -109,7 +110,8 @@ def load_set(name_or_path: str) -> SetDef:
                   image=doc.get("image", "default"), weights=doc.get("weights", "synthetic"),
                   seed=int(doc.get("seed", 0)), profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
-                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base)
+                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base,
+                  split=tuple(dict(s) for s in doc.get("split", [])))
 
 
 def parse_tiles(text: str) -> int | None:
@@ -238,11 +240,12 @@ def build_set(sd: SetDef, out_dir) -> dict:
                 doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag) for d in captured.get(r.name, [])]
             layer_docs.append(doc)
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
+        extra = dict(split=_split_docs(w, sd, spec, pixels)) if sd.split else {}
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=sd.weights if sd.weights != "synthetic" else f"synthetic seed {sd.seed}",
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
-                        tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs,
+                        tiles=sd.tiles, layouts=LAYOUTS, layers=layer_docs, jpeg=jpeg_docs, **extra,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -259,6 +262,16 @@ LAYOUTS = {
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
+
+
+def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
+    """Feature-encoder vectors (refimpl/split/golden.py): the network quantized as edge and host do."""
+    from .split import golden, partition
+    params = quantize.synthetic_params(spec, sd.seed) if sd.weights == "synthetic" \
+        else quantize.load_params(_resolve(sd.base, sd.weights), spec)
+    qnet = partition.quantize_for_split(spec, params)
+    x = quantize.pixels_to_int(pixels, spec)
+    return [golden.write(w, s, qnet, x, f"set {sd.name}") for s in sd.split]
 
 
 def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
