@@ -248,7 +248,8 @@ def cmd_edge(args) -> int:
     h, payload = bitstream.read(data)
     raw = 2 * fmap.size
     enc = analysis.encoder_cost(h, prof)
-    print(f"{spec.name}: edge runs input..{args.at}, codec {args.codec}"
+    what = "sends the input feature map (host-only)" if args.at == partition.INPUT else f"runs input..{args.at}"
+    print(f"{spec.name}: edge {what}, codec {args.codec}"
           + (f" qf {args.qf}, mapping {args.mapping}, mosaic {args.mosaic}, {args.container} datastream"
              f"{', optimized tables' if args.optimize else ''}" if args.codec == "jpeg" else "")
           + (f" scan {args.scan}, predictor {args.predictor}" if args.codec == "lossless" else ""))

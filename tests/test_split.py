@@ -401,3 +401,17 @@ def test_entropy_and_encoder_cost_by_hand():
                          mapping=mapping.MappingParams("shift"), mosaic=mosaic.layout("aligned", (256, 13, 13)), qf=5)
     c = encoder_cost(h, prof)
     assert c["cycles"] == 256 * 256 and c["energy_pj"] == pytest.approx(65536 * 2.5)
+
+
+def test_readme_bitstream_table_matches_the_writer_field_for_field():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## Partitioned inference"):]
+    section = section[section.index("| field | struct | bytes | meaning |"):]
+    rows = []
+    for line in section.splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        rows.append([c.strip().strip("`") for c in line.strip("|").split("|")])
+    want = [[n, f, "n+1" if f == "name" else str(struct.calcsize(">" + f)), d] for n, f, d in bitstream.FIELDS]
+    assert rows == want

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     pics = [p for p in PICTURES if p is None or p.suffix in (".ppm", ".jpg", ".png")]
     x = quantize.pixels_to_int(np.stack([image.load(p, spec.input_shape) for p in pics]), spec)
     acts = {"input": x, **{r.name: r.output for r in engine.run(qnet, x)}}
-    rows, fails = [], []
+    rows, fails, time_ratio = [], [], []
     tot = dict(ours=0.0, **{k: 0.0 for k in peers()})
     for at in partition.split_points(spec):
         maps = acts[at]
@@ -82,9 +82,12 @@ def main(argv=None) -> int:
         rows.append([at, "x".join(map(str, maps.shape[1:])), f"{raw:,}", f"{raw / bound:.2f}",
                      *(f"{raw / size[c]:.2f}" for c in configs),
                      *(f"{raw / sizes[k]:.2f}" for k in peers()), f"{sizes['ours'] / bound:.3f}",
-                     f"{t['ours'] * 1e3:.1f}", *(f"{t[k] * 1e3:.1f}" for k in peers())])
+                     f"{t['ours'] * 1e3:.1f}", *(f"{t[k] * 1e3:.1f}" for k in peers()),
+                     f"{t['ours'] / t['zlib-9']:.2f}"])
+        time_ratio.append((t["ours"] / t["zlib-9"], at))
     head = ["layer", "map CxHxW", "raw bytes", "H0 bound (x)", *(f"ours {sc}/{pr} (x)" for sc, pr in configs),
-            *(f"{k} (x)" for k in peers()), "ours / bound", "ours (ms)", *(f"{k} (ms)" for k in peers())]
+            *(f"{k} (x)" for k in peers()), "ours / bound", "ours (ms)", *(f"{k} (ms)" for k in peers()),
+            "ours / zlib-9 time"]
     print(f"alexnet, {len(pics)} pictures, seeded synthetic weights (not trained features); ratios = raw bytes / "
           f"compressed bytes; times: encode of all pictures, best of {args.repeat}")
     if args.markdown:
@@ -96,7 +99,8 @@ def main(argv=None) -> int:
         from tabulate import tabulate
         print(tabulate(rows, headers=head, disable_numparse=True))
     print(f"encode time, all layers: ours {tot['ours'] * 1e3:.0f} ms, zlib-9 {tot['zlib-9'] * 1e3:.0f} ms: "
-          f"ratio {tot['ours'] / tot['zlib-9']:.2f} (goal <= 5)")
+          f"ratio {tot['ours'] / tot['zlib-9']:.2f}; per layer at most {max(time_ratio)[0]:.2f} ({max(time_ratio)[1]}) "
+          f"(goal <= 5)")
     print(f"'ours / bound' and the times are for the default chw/left")
     print(f"layers missing a size goal (>= zlib-9 and <= 1.1 x bound): {', '.join(fails) or 'none'}")
     return 0

@@ -97,7 +97,7 @@ def feature_rows(qnet, params, x_int: np.ndarray, qfs, *, mapping="shift", mosai
         ll = [partition.encode_fmap(qnet, f, at, "lossless", scan=scan, predictor=predictor)
               for f in maps]
         row = dict(layer=at, shape=list(shape), out_frac=out_frac, values=n, raw_bytes=raw_bytes,
-                   raw_stream_bytes=float(np.mean([len(partition.encode_fmap(qnet, maps[0], at, "raw"))])),
+                   raw_stream_bytes=len(partition.encode_fmap(qnet, maps[0], at, "raw")),
                    entropy_bits=float(np.mean([entropy_bits(f) for f in maps])),
                    nonzero=float(np.mean([np.count_nonzero(f) / n for f in maps])),
                    lossless_bytes=float(np.mean([len(s) for s in ll])))
