@@ -339,7 +339,8 @@ def test_lossless_split_at_every_layer_is_bit_identical(net):
     full = results[-1].output.reshape(1, -1)
     outputs = {r.name: r.output for r in results}
     for at in partition.split_points(spec):
-        data = partition.edge_encode(qnet, x, at, "lossless", scan="blocks" if at.startswith("conv") else "chw")
+        fmap = outputs[at][0] if at in outputs else x            # engine.run's output: edge_run is that run
+        data = partition.encode_fmap(qnet, fmap, at, "lossless", scan="blocks" if at.startswith("conv") else "chw")
         out = partition.host_decode_run(qnet, data, "fixed")
         assert np.array_equal(out["fmap"], outputs.get(at, x[None])), at
         assert np.array_equal(out["scores_int"], full), at
