@@ -1,4 +1,5 @@
 """Partitioned inference (refimpl.split): mapping, mosaic, codecs, bitstream, split runs."""
+import math
 import struct
 import zlib
 from fractions import Fraction
@@ -416,3 +417,13 @@ def test_readme_bitstream_table_matches_the_writer_field_for_field():
         rows.append([c.strip().strip("`") for c in line.strip("|").split("|")])
     want = [[n, f, "n+1" if f == "name" else str(struct.calcsize(">" + f)), d] for n, f, d in bitstream.FIELDS]
     assert rows == want
+
+
+def test_lossless_coder_profile_figures_re_derived():
+    from refimpl.profile import load_profile
+    j = load_profile("paper-28nm").jpeg
+    assert j.lossless_values_per_cycle == 1 / 2                  # two passes, one value per clock each
+    # 4 x 16b add (0.05 pJ) + 1 x 32b add (0.1 pJ) at 45 nm, x 28/45; + 3 register accesses of 1 MAC each
+    e_mac = (0.2 * 4 + 0.1 * 40 / 32) * 28 / 45
+    derived = (4 * 0.05 + 0.1) * 28 / 45 + 3 * e_mac
+    assert derived == pytest.approx(1.91, abs=0.01) and j.lossless_pj_per_value == math.ceil(derived * 10) / 10
