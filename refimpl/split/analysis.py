@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import engine
 from ..errors import RefimplError
-from . import bitstream, codecs, partition
+from . import bitstream, partition
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 

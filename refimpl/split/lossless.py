@@ -53,7 +53,6 @@ UNIT = 64                     # values per coding unit (one JPEG block)
 ZRL, EOB, ESC = 0xF0, 0x00, 0x10
 STEP_EOB, STEP_ZRL = -1, -2   # decoder codes for the two symbols that move k other than by run + 1
 INT16_MIN = -32768
-ZIGZAG = np.asarray(jpeg.ZIGZAG_INDEX).reshape(-1)
 
 
 def check_scan(scan: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 
