@@ -427,6 +427,209 @@ def cmd_compare(args) -> int:
     return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit, args.ignore, args.require_all)
 
 
+# ---------------------------------------------------------------- partitioned inference (refimpl.split)
+def _split_params(spec, weights, seed):
+    from . import quantize
+    return quantize.load_params(weights, spec) if weights else quantize.synthetic_params(spec, seed)
+
+
+def _split_choice(name: str, value: str, choices) -> str:
+    if value not in choices:
+        raise RefimplError(f"unknown {name} '{value}' (choose from: {', '.join(choices)})")
+    return value
+
+
+def _add_edge(sub):
+    p = sub.add_parser("edge", help="run the network up to a layer, encode its output, write the bitstream",
+                       description="Edge side of partitioned inference: run the bit-exact engine up to and including "
+                                   "--at LAYER, code that layer's output (raw, lossless or jpeg) and write the "
+                                   "bitstream; print its size, the ratio against raw int16 and the encoder's cost.")
+    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
+    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    p.add_argument("--image", help="input picture (default: the embedded photograph)")
+    p.add_argument("--at", required=True, metavar="LAYER", help="partition layer L ('input': host-only)")
+    p.add_argument("--codec", required=True, help="raw, lossless or jpeg")
+    p.add_argument("--qf", type=int, default=50, help="JPEG quality 1..100 (default 50)")
+    p.add_argument("--mapping", default="shift", help="8-bit mapping for jpeg: shift (default) or minmax")
+    p.add_argument("--mosaic", default="packed", help="jpeg mosaic: packed (default) or aligned")
+    p.add_argument("--container", default="abbreviated",
+                   help="jpeg datastream: abbreviated (default, T.81 B.5: no DQT/DHT) or full (JFIF)")
+    p.add_argument("--optimize", action="store_true", help="jpeg: optimized Huffman tables (the DHT travels)")
+    p.add_argument("--scan", default="chw", help="lossless scan order: chw (default) or blocks")
+    p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
+    p.add_argument("--profile", default="paper-28nm", help="engine profile for the cycle/energy figures")
+    p.add_argument("--out", required=True, metavar="FILE", help="bitstream file to write")
+    p.set_defaults(func=cmd_edge)
+
+
+def cmd_edge(args) -> int:
+    from . import cost, image, networks, quantize
+    from .fileio import atomic_write
+    from .profile import load_profile
+    from .split import analysis, bitstream, codecs, lossless, mapping, mosaic, partition
+
+    spec = networks.get(args.network)
+    quantize.check_supported(spec)
+    partition.check_split_point(spec, args.at)
+    codecs.check_codec(args.codec)
+    codecs.check_qf(args.qf)
+    mapping.check_mapping(args.mapping)
+    mosaic.check_mosaic(args.mosaic)
+    lossless.check_scan(args.scan)
+    lossless.check_predictor(args.predictor)
+    _split_choice("container", args.container, ("abbreviated", "full"))
+    prof = load_profile(args.profile)
+    pixels = image.load(args.image, spec.input_shape)
+    qnet = partition.quantize_for_split(spec, _split_params(spec, args.weights, args.seed))
+    x = quantize.pixels_to_int(pixels, spec)
+    opts = dict(qf=args.qf, mapping=args.mapping, mosaic=args.mosaic, abbreviated=args.container == "abbreviated",
+                optimize=args.optimize) if args.codec == "jpeg" else dict(scan=args.scan, predictor=args.predictor) if args.codec == "lossless" else {}
+    fmap = partition.edge_run(qnet, x, args.at)[0]
+    data = partition.encode_fmap(qnet, fmap, args.at, args.codec, **opts)
+    atomic_write(args.out, data)
+    h, payload = bitstream.read(data)
+    raw = 2 * fmap.size
+    enc = analysis.encoder_cost(h, prof)
+    what = "sends the input feature map (host-only)" if args.at == partition.INPUT else f"runs input..{args.at}"
+    print(f"{spec.name}: edge {what}, codec {args.codec}"
+          + (f" qf {args.qf}, mapping {args.mapping}, mosaic {args.mosaic}, {args.container} datastream"
+             f"{', optimized tables' if args.optimize else ''}" if args.codec == "jpeg" else "")
+          + (f" scan {args.scan}, predictor {args.predictor}" if args.codec == "lossless" else ""))
+    print(f"wrote {args.out}: {len(data):,} bytes (header {len(data) - len(payload)} + payload {len(payload):,}); "
+          f"raw map {'x'.join(map(str, fmap.shape))} = {raw:,} bytes; ratio {raw / len(data):.2f}x")
+    if args.codec == "jpeg":
+        other = partition.encode_fmap(qnet, fmap, args.at, "jpeg", **dict(opts, abbreviated=not opts["abbreviated"]))
+        print(f"the same map as a {'full JFIF' if opts['abbreviated'] else 'abbreviated'} datastream: "
+              f"{len(other):,} bytes (ratio {raw / len(other):.2f}x)")
+    print(f"feature encoder on profile {prof.name}: {enc['units']:,} {enc['basis']}, {enc['cycles']:,} cycles, "
+          f"{enc['energy_pj'] / 1e3:,.2f} nJ, {enc['latency_s'] * 1e3:.3f} ms at {prof.array.clock_mhz:g} MHz")
+    if args.at != partition.INPUT:
+        tot = cost.network_cost(spec, prof, args.at)["total"]
+        print(f"edge inference input..{args.at}: {tot['cycles']:,} cycles, {tot['energy_pj']['total'] / 1e6:,.3f} uJ")
+    return 0
+
+
+def _add_host(sub):
+    p = sub.add_parser("host", help="decode a feature bitstream, run the rest of the network, print the top-5",
+                       description="Host side of partitioned inference: check and decode a bitstream written by "
+                                   "'refimpl edge', run the layers after its partition layer (fixed: the bit-exact "
+                                   "engine; float: the float64 reference) and print the top classes.")
+    p.add_argument("file", help="bitstream written by 'refimpl edge'")
+    p.add_argument("--network", help="refuse a bitstream of any other network")
+    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    p.add_argument("--mode", default="fixed", help="fixed (default: the bit-exact engine) or float (float64)")
+    p.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
+    p.add_argument("--format", default="table", help="table (default) or json")
+    p.set_defaults(func=cmd_host)
+
+
+def cmd_host(args) -> int:
+    import json
+
+    from . import networks, quantize
+    from .split import bitstream, partition
+
+    _split_choice("mode", args.mode, partition.MODES)
+    _split_choice("format", args.format, ("table", "json"))
+    if args.top < 1:
+        raise RefimplError(f"--top {args.top} must be >= 1")
+    try:
+        with open(args.file, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise RefimplError(f"{args.file}: no such bitstream file") from None
+    except OSError as exc:
+        raise RefimplError(f"{args.file}: unreadable ({exc.strerror or exc})") from None
+    try:
+        h, _ = bitstream.read(data)
+    except RefimplError as exc:
+        raise RefimplError(f"{args.file}: {exc}") from None
+    if args.network and args.network != h.network:
+        networks.get(args.network)
+        raise RefimplError(f"{args.file}: bitstream is from network '{h.network}', this host runs '{args.network}'")
+    if h.network not in networks.NETWORKS:
+        raise RefimplError(f"{args.file}: bitstream names network '{h.network}', unknown to this host "
+                           f"(known: {', '.join(networks.NETWORKS)})")
+    spec = networks.get(h.network)
+    params = _split_params(spec, args.weights, args.seed)
+    qnet = partition.quantize_for_split(spec, params)
+    try:
+        out = partition.host_decode_run(qnet, data, args.mode, params)
+    except RefimplError as exc:
+        raise RefimplError(f"{args.file}: {exc}") from None
+    top = partition.top_k(out["scores"][0], args.top)
+    if args.format == "json":
+        print(json.dumps(dict(file=args.file, network=h.network, layer=h.layer, codec=h.codec, mode=args.mode,
+                              bytes=len(data), top=[dict(rank=i + 1, class_index=c, score=s)
+                                                    for i, (c, s) in enumerate(top)],
+                              units=dict(score="output of the last layer (logit), real value",
+                                         bytes="bytes of the bitstream file")), indent=1))
+        return 0
+    from tabulate import tabulate
+    print(f"{args.file}: {h.network} cut after {h.layer}, codec {h.codec}, {len(data):,} bytes; host mode {args.mode}")
+    print(tabulate([[i + 1, c, f"{s:.6f}"] for i, (c, s) in enumerate(top)],
+                   headers=["rank", "class", "score (logit)"], disable_numparse=True))
+    return 0
+
+
+def _add_features(sub):
+    p = sub.add_parser("features", help="per-layer feature statistics and codec results (paper Figs. 3-4)",
+                       description="For every layer: output size, entropy, non-zero ratio, lossless and JPEG "
+                                   "bytes and ratios, lossy reconstruction error and host top-1 agreement, as "
+                                   "means over the given pictures (paper Figs. 3 and 4).")
+    p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
+    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    p.add_argument("--images", nargs="+", metavar="PATH", help="pictures or folders (default: the embedded photo)")
+    p.add_argument("--qf", default="10,30,50,75", help="comma-separated JPEG qualities (default 10,30,50,75)")
+    p.add_argument("--mapping", default="shift", help="8-bit mapping: shift (default) or minmax")
+    p.add_argument("--mosaic", default="packed", help="mosaic: packed (default) or aligned")
+    p.add_argument("--optimize", action="store_true", help="optimized Huffman tables for the JPEG path")
+    p.add_argument("--scan", default="chw", help="lossless scan order: chw (default) or blocks")
+    p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
+    p.add_argument("--mode", default="fixed", help="host mode for the top-1 agreement: fixed (default) or float")
+    p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.set_defaults(func=cmd_features)
+
+
+def cmd_features(args) -> int:
+    import numpy as np
+
+    from . import image, networks, quantize
+    from .split import analysis, codecs, lossless, mapping, mosaic, partition
+
+    _split_choice("format", args.format, ("table", "csv", "json"))
+    _split_choice("mode", args.mode, partition.MODES)
+    mapping.check_mapping(args.mapping)
+    mosaic.check_mosaic(args.mosaic)
+    lossless.check_scan(args.scan)
+    lossless.check_predictor(args.predictor)
+    try:
+        qfs = [int(q) for q in args.qf.split(",") if q.strip()]
+    except ValueError:
+        raise RefimplError(f"--qf '{args.qf}' must be comma-separated integers 1..100") from None
+    if not qfs:
+        raise RefimplError("--qf names no quality")
+    for q in qfs:
+        codecs.check_qf(q)
+    spec = networks.get(args.network)
+    quantize.check_supported(spec)
+    paths = analysis.image_paths(args.images) if args.images else [None]
+    pixels = np.stack([image.load(p, spec.input_shape) for p in paths])
+    params = _split_params(spec, args.weights, args.seed)
+    qnet = partition.quantize_for_split(spec, params)
+    rep = analysis.feature_rows(qnet, params, quantize.pixels_to_int(pixels, spec), qfs, mapping=args.mapping,
+                                mosaic=args.mosaic, scan=args.scan, predictor=args.predictor, optimize=args.optimize,
+                                mode=args.mode)
+    rep["images"] = [str(p) if p else "embedded default" for p in paths]
+    rep["weights"] = args.weights or f"synthetic seed {args.seed}"
+    print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"
+          else analysis.as_table(rep), end="" if args.format == "csv" else "\n")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
@@ -438,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jpeg(sub)
     _add_golden(sub)
     _add_list(sub)
+    _add_edge(sub)
+    _add_host(sub)
+    _add_features(sub)
     return ap
 
 

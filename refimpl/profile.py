@@ -64,6 +64,8 @@ class JpegSpec:
     decoder_pixels_per_cycle: float
     decoder_pj_per_pixel: float
     weight_compression: float
+    lossless_values_per_cycle: float   # feature lossless coder (split.lossless), both passes
+    lossless_pj_per_value: float
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ LIMITS = {
     "static_mw": (0.0, 1e9, True, "mW"),
     "encoder_pixels_per_cycle": (1e-6, 1e6, True, "pixels per cycle"), "encoder_pj_per_pixel": _ENERGY,
     "decoder_pixels_per_cycle": (1e-6, 1e6, True, "pixels per cycle"), "decoder_pj_per_pixel": _ENERGY,
+    "lossless_values_per_cycle": (1e-6, 1e6, True, "values per cycle"), "lossless_pj_per_value": _ENERGY,
     "weight_compression": (0.0, 1e6, False, "ratio"),           # and >= 1.0, checked below
 }
 

@@ -56,7 +56,7 @@ SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length",
 CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
                          bias_bits=16, per_channel=False)
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
-            "layers", "tiles", "formats", "jpeg"} | set(CONTRACT_DEFAULTS)
+            "layers", "tiles", "formats", "jpeg", "split"} | set(CONTRACT_DEFAULTS)
 COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
@@ -80,6 +80,7 @@ class SetDef:
     rounding: str = fx.DEFAULT_ROUNDING   # half_up | half_even | truncate
     bias_bits: int = 16                   # 16 or 32
     per_channel: bool = False             # weight fractional bits per output channel
+    split: tuple = ()                 # feature-encoder entries, see refimpl/split/golden.py
 
 
 def contract_problem(key: str, value):
@@ -163,7 +164,8 @@ def load_set(name_or_path: str) -> SetDef:
                   seed=seed, synthetic_weight_bits=swb,
                   profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
-                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract)
+                  formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract,
+                  split=tuple(dict(s) for s in doc.get("split", [])))
 
 
 def describe_sets() -> list:
@@ -400,13 +402,14 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
                 doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag) for d in captured.get(r.name, [])]
             layer_docs.append(doc)
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
+        extra = dict(split=_split_docs(w, sd, spec, pixels)) if sd.split else {}
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=_weights_text(sd),
                         **({"weights_sha256": weights_sha256} if weights_sha256 else {}),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
                         tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS,
-                        layers=layer_docs, jpeg=jpeg_docs,
+                        layers=layer_docs, jpeg=jpeg_docs, **extra,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -427,6 +430,16 @@ LAYOUTS = {
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
+
+
+def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
+    """Feature-encoder vectors (refimpl/split/golden.py): the network quantized as edge and host do."""
+    from .split import golden, partition
+    params = quantize.synthetic_params(spec, sd.seed) if sd.weights == "synthetic" \
+        else quantize.load_params(_resolve(sd.base, sd.weights), spec)
+    qnet = partition.quantize_for_split(spec, params)
+    x = quantize.pixels_to_int(pixels, spec)
+    return [golden.write(w, s, qnet, x, f"set {sd.name}") for s in sd.split]
 
 
 def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:

@@ -6,7 +6,7 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "image", "fixedpoint", "quantize", "kernels",
-         "engine", "schedule", "cost", "tiled", "jpeg", "features", "wordfile", "manifest", "dump",
+         "engine", "schedule", "cost", "tiled", "jpeg", "features", "split", "wordfile", "manifest", "dump",
          "report", "vectors", "compare", "cli", "__main__", "__init__", "sets"]
 
 
