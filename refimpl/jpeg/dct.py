@@ -67,9 +67,13 @@ Inverse DCT (decoder), per 8x8 block
   re-centred by +128 and clamped to 0..255; so a wildly out-of-range value
   wraps exactly as in libjpeg.
 
-Pass-1 results above 2**31 (possible only with 16-bit DQT entries and hostile
-coefficients) would be truncated to ``int`` by the C code; we keep them, so
-such garbage inputs may decode to different garbage pixels.
+Pass-1 results outside int32 (possible only with 16-bit DQT entries and
+hostile coefficients) are truncated to ``int`` by the C code (its workspace
+is ``int``; the products and pass 2 are 64-bit ``JLONG``): the fast path
+wraps them modulo 2**32 the same way.  This is libjpeg-turbo's plain C path;
+its SIMD kernels (Pillow's default) compute in saturating 16-bit lanes and
+give different pixels for such out-of-range blocks -- the C path is the
+reference (run Pillow with ``JSIMD_FORCENONE=1`` to compare).
 """
 
 from __future__ import annotations
@@ -361,6 +365,7 @@ def inverse_dct(quantized: np.ndarray, qtable: np.ndarray) -> np.ndarray:
     """
     z = dequantize(quantized, qtable)
     cols = descale(np.matmul(IDCT_MATRIX, z), IDCT_PASS1_SHIFT)  # [b, y, u]
+    cols = ((cols + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # C's int workspace
     rows = descale(cols @ IDCT_MATRIX.T, IDCT_PASS2_SHIFT)  # [b, y, x]
     return RANGE_LIMIT[rows & RANGE_MASK]
 
@@ -551,15 +556,37 @@ def idct_plane(coef: np.ndarray) -> np.ndarray:
     return out
 
 
+# jidctint.c stores pass-1 results in an ``int`` workspace: values outside
+# int32 (only 16-bit DQT entries with large coefficients reach them) wrap
+# modulo 2**32 there.  The DC offset adds _DC_PASS1 = 4 * IDCT_DC_OFFSET
+# (weight 2**13 / 2**11) to the u = 0 outputs; below _PASS1_SAFE nothing wraps.
+_DC_PASS1 = 4 * IDCT_DC_OFFSET
+_PASS1_SAFE = 2.0 ** 31 - 2 * _DC_PASS1
+
+
+def _wrap_pass1(t: np.ndarray) -> None:
+    """In place: pass-1 outputs (shape (R, 8, 8 * C)) truncated to int32 as in C."""
+    t[..., 0::BLOCK] -= _DC_PASS1
+    t += 2.0 ** 31
+    np.mod(t, 2.0 ** 32, out=t)  # exact for integers below 2**53
+    t -= 2.0 ** 31
+    t[..., 0::BLOCK] += _DC_PASS1
+
+
 def _idct_strip(coef: np.ndarray) -> np.ndarray:
     """:func:`idct_plane` of one strip of block rows."""
     rows = coef.shape[0]
     cols = coef.shape[2] * BLOCK
     # Pass 1 down the columns: [by, v, (bx, u)] -> [by, y, (bx, u)].
     t = _round_half_up(np.matmul(_IDCT_P1, coef.reshape(rows, BLOCK, cols)))
+    if t.size and max(t.max(), -t.min()) >= _PASS1_SAFE:
+        _wrap_pass1(t)
     # Pass 2 along the rows: [(by, y, bx), u] -> [(by, y, bx), x], which is
     # already the raster order of the samples.
     t2 = np.matmul(t.reshape(-1, BLOCK), _IDCT_P2)
-    index = t2.astype(np.int32)  # positive thanks to IDCT_DC_OFFSET: floor
+    if t2.size and (t2.min() < 0 or t2.max() >= 2.0 ** 31):
+        index = np.floor(t2).astype(np.int64)  # exact: t2 = integer / 2**18
+    else:
+        index = t2.astype(np.int32)  # positive thanks to IDCT_DC_OFFSET: floor
     index &= RANGE_MASK
     return RANGE_LIMIT.take(index).reshape(rows * BLOCK, cols)
