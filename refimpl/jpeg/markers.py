@@ -315,6 +315,11 @@ def parse_jpeg(data: bytes, max_pixels: int | None = None) -> JpegFile:
     data = bytes(data)
     if len(data) < 2 or data[0] != 0xFF or data[1] != SOI:
         raise JpegError("not a JPEG file: missing SOI marker")
+    # libjpeg would skip garbage after SOI, but applications identify JPEG
+    # by FF D8 FF (Pillow's JpegImagePlugin._accept, file(1)); we agree with
+    # them rather than decode files they refuse.
+    if len(data) < 3 or data[2] != 0xFF:
+        raise JpegError("not a JPEG file: SOI is not followed by a marker")
     r = _Reader(data, cap)
     r.pos = 2
     while True:
@@ -349,12 +354,21 @@ def _dispatch(r: _Reader, code: int) -> None:
         payload = r.segment(code)
         if len(payload) >= 14 and payload[:5] == b"JFIF\x00":  # APP0_DATA_LEN
             r.file.saw_jfif = True
+        elif payload[:4] == b"JFIF" and len(payload) < 12:
+            # libjpeg skips it; Pillow's APP handler reads version, unit and
+            # densities (12 bytes) and fails on a shorter one.
+            raise JpegError(f"corrupt data: JFIF APP0 segment of {len(payload)} "
+                            "bytes (at least 12 needed)")
     elif code == APP14:
         payload = r.segment(code)
         if len(payload) >= 12 and payload[:5] == b"Adobe":  # APP14_DATA_LEN
             r.file.adobe_transform = payload[11]
     elif APP0 <= code <= APP15 or code in (COM, DAC):
         r.segment(code)  # skipped
+    elif code == TEM and not r.file.scans:
+        # libjpeg ignores TEM, but Pillow's header parser (JpegImagePlugin)
+        # refuses any marker below 0xFFC0 before the first scan.
+        raise JpegError("unsupported: marker TEM (0xFF01) before the first scan")
     elif RST0 <= code <= RST7 or code == TEM:
         pass  # parameterless markers outside a scan are ignored (libjpeg)
     elif code == SOI:
