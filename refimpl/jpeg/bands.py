@@ -5,16 +5,18 @@ records (one DC per block, one entry per non-zero AC coefficient).  This
 module turns them into pixels a band at a time, so that no full-image
 temporary wider than one byte per sample exists:
 
-* :func:`component_plane` -- dequantize and inverse-DCT one component, a
-  band of MCU rows at a time, into a uint8 plane (8 * rows, 8 * cols);
+* :func:`idct_band` -- dequantize and inverse-DCT one band of block rows of
+  a component (as :func:`refimpl.jpeg.scan.component_bands` yields them)
+  into its uint8 plane (8 * rows, 8 * cols);
 * :func:`colour_bands` -- up-sample the planes and convert YCbCr -> RGB a
   band of output rows at a time, straight into the output array.
 
 Memory (the decoder's budget, ``tools/jpeg_memory.py`` measures it): the
-output array (1x), the component planes (1x for 4:4:4, 0.5x for 4:2:0 and
-4:2:2; none extra for greyscale, whose padded plane is the output), the
-coefficient records (18 bytes per non-zero AC coefficient, 10 per block) and
-band work buffers of about :data:`BAND_SAMPLES` samples.
+output array (1x), the component planes (1x for 4:4:4, 0.5x for 4:2:0,
+2/3x for 4:2:2; none extra for greyscale, whose padded plane is the output)
+and the work arrays of one band (``scan.BAND_BLOCKS`` blocks,
+:data:`BAND_SAMPLES` samples), the scan data and the Huffman stage's tables
+of one window (``huffman.WINDOW_BYTES``).
 
 Band boundaries cannot change a pixel: the IDCT is per block, and every
 up-sampled row depends only on its own input row and the rows just above
@@ -29,64 +31,38 @@ from .color import ceil_div, upsample, ycbcr_to_rgb
 from .dct import IDCT_DC_OFFSET, idct_plane
 from .tables import BLOCK, NATURAL_ORDER
 
-__all__ = ["BAND_SAMPLES", "component_plane", "colour_bands"]
+__all__ = ["BAND_SAMPLES", "idct_band", "colour_bands"]
 
-# Samples per band: 2**20 keeps the float64 IDCT grid of a band at 8 MB and
-# the int32 colour-conversion temporaries at 4 MB each.
+# Output samples per colour-conversion band: 2**20 keeps its int32
+# temporaries at 4 MB each.
 BAND_SAMPLES = 1 << 20
 
 
-def _band_block_rows(cols: int, v: int) -> int:
-    """Block rows per band: a multiple of ``v`` (whole MCU rows)."""
-    rows = max(1, BAND_SAMPLES // (BLOCK * BLOCK * cols))
-    return max(v, rows - rows % v)
-
-
-def component_plane(rows, cols, q, cell, dc, ac_cell, ac_k, ac_value, v=1):
-    """Samples of one component from its coefficient records.
+def idct_band(plane: np.ndarray, band) -> None:
+    """Dequantize and inverse-DCT one band of a component into ``plane``.
 
     Parameters
     ----------
-    rows, cols : int
-        Component size in blocks.
-    q : ndarray, shape (64,), int64, natural order
-        Quantization table (signed, as libjpeg's IDCT multiplies it).
-    cell, dc : ndarray, shape (N,)
-        Grid cell ``row * cols + col`` and DC value of every real block.
-    ac_cell, ac_k, ac_value : ndarray, shape (M,)
-        Block cell, zig-zag index (1..63) and value of every non-zero AC
-        coefficient.
-    v : int
-        Vertical sampling factor: the records come in MCU-row order, so
-        ``cell // (cols * v)`` never decreases along them (within an MCU row
-        blocks of v block rows alternate) -- bands of whole MCU rows are
-        contiguous runs found by binary search.
-
-    Returns
-    -------
-    ndarray, shape (8 * rows, 8 * cols), dtype uint8
+    plane : ndarray, shape (8 * rows, 8 * cols), dtype uint8
+        The component's samples; block rows ``band.b0 .. band.b1 - 1`` are
+        written.
+    band : refimpl.jpeg.scan.Band
+        The band's coefficient records (cells absolute in the component).
     """
-    plane = np.empty((rows * BLOCK, cols * BLOCK), dtype=np.uint8)
-    step = _band_block_rows(cols, v)
-    natural = NATURAL_ORDER[ac_k]
-    for b0 in range(0, rows, step):
-        b1 = min(rows, b0 + step)
-        lo, hi = np.searchsorted(cell, [b0 * cols, b1 * cols])
-        alo, ahi = np.searchsorted(ac_cell, [b0 * cols, b1 * cols])
-        grid = np.zeros((b1 - b0, BLOCK, cols, BLOCK), dtype=np.float64)
-        flat = grid.reshape(-1)
-        # Flat index of coefficient (v, u) of band cell c = by * cols + bx:
-        # ((by * 8 + v) * cols + bx) * 8 + u.
-        by, bx = np.divmod(cell[lo:hi] - b0 * cols, cols)
-        flat[(by * BLOCK * cols + bx) * BLOCK] = \
-            dc[lo:hi].astype(np.float64) * q[0] + IDCT_DC_OFFSET
-        by, bx = np.divmod(ac_cell[alo:ahi] - b0 * cols, cols)
-        nat = natural[alo:ahi]
-        vv, uu = nat // BLOCK, nat % BLOCK
-        flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = \
-            ac_value[alo:ahi].astype(np.float64) * q[nat]
-        plane[b0 * BLOCK:b1 * BLOCK] = idct_plane(grid)
-    return plane
+    b0, b1, cols, q = band.b0, band.b1, band.cols, band.q
+    grid = np.zeros((b1 - b0, BLOCK, cols, BLOCK), dtype=np.float64)
+    flat = grid.reshape(-1)
+    # Flat index of coefficient (v, u) of band cell c = by * cols + bx:
+    # ((by * 8 + v) * cols + bx) * 8 + u.
+    by, bx = np.divmod(band.cell - b0 * cols, cols)
+    flat[(by * BLOCK * cols + bx) * BLOCK] = \
+        band.dc.astype(np.float64) * q[0] + IDCT_DC_OFFSET
+    by, bx = np.divmod(band.ac_cell - b0 * cols, cols)
+    nat = NATURAL_ORDER[band.ac_k]
+    vv, uu = nat // BLOCK, nat % BLOCK
+    flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = \
+        band.ac_value.astype(np.float64) * q[nat]
+    plane[b0 * BLOCK:b1 * BLOCK] = idct_plane(grid)
 
 
 def _upsampled_rows(plane, h_expand, v_expand, width, r0, r1):

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import huffman as hf
-from .bands import colour_bands, component_plane
+from .bands import colour_bands, idct_band
 from .color import ceil_div, encoder_component_plane, rgb_to_ycbcr
 from .dct import fdct_quantize_plane, forward_dct, level_shift, quantize, to_zigzag
 from .errors import JpegError
+from .scan import coefficient_grid, component_bands, component_size
 from .markers import (MAX_PIXELS, FrameComponent, ScanComponent,
                       dimension_error, parse_jpeg, write_app0_jfif, write_dht, write_dqt,
                       write_dri, write_eoi, write_soi, write_sof, write_sos)
@@ -466,129 +467,6 @@ def trace_encoder(array: np.ndarray, quality: int = 75,
 # ---------------------------------------------------------------------------
 
 
-def _scan_geometry(f, scan):
-    """Blocks of each scan component: (component, row, col) per scan block.
-
-    Returns (segment_mcus, block_tables, comp_of_block, row_of_block,
-    col_of_block) with the per-block arrays for the whole scan in order.
-    """
-    comps = [f.components[i] for i in scan.components]
-    h_max = max(c.h for c in f.components)
-    v_max = max(c.v for c in f.components)
-    if len(comps) == 1:
-        n_blocks = ceil_div(f.width * comps[0].h, BLOCK * h_max) \
-            * ceil_div(f.height * comps[0].v, BLOCK * v_max)
-    else:
-        n_blocks = ceil_div(f.width, BLOCK * h_max) \
-            * ceil_div(f.height, BLOCK * v_max) * sum(c.h * c.v for c in comps)
-    # Every block costs at least 2 bits (1-bit DC code + 1-bit AC code):
-    # reject impossible sizes before allocating anything per block.
-    if 2 * n_blocks > 8 * len(scan.data):
-        raise JpegError(f"corrupt data: {len(scan.data)} bytes of scan data "
-                        f"cannot hold {n_blocks} blocks")
-    if len(comps) == 1:
-        c = comps[0]
-        cols = ceil_div(f.width * c.h, BLOCK * h_max)
-        rows = ceil_div(f.height * c.v, BLOCK * v_max)
-        n_mcu = rows * cols
-        idx = np.arange(n_mcu)
-        comp_of = np.full(n_mcu, scan.components[0])
-        row_of, col_of = idx // cols, idx % cols
-        tables = [(scan.dc_tables[0], scan.ac_tables[0])]
-    else:
-        per_row = ceil_div(f.width, BLOCK * h_max)
-        n_rows = ceil_div(f.height, BLOCK * v_max)
-        n_mcu = per_row * n_rows
-        if sum(c.h * c.v for c in comps) > 10:  # T.81 B.2.3: at most 10 blocks
-            raise JpegError("corrupt data: more than 10 blocks in an MCU")
-        mcu = np.arange(n_mcu)
-        my, mx = mcu // per_row, mcu % per_row
-        comp_parts, row_parts, col_parts, tables = [], [], [], []
-        for j, c in enumerate(comps):
-            dy, dx = np.divmod(np.arange(c.h * c.v), c.h)
-            row_parts.append(my[:, None] * c.v + dy[None, :])
-            col_parts.append(mx[:, None] * c.h + dx[None, :])
-            comp_parts.append(np.full((n_mcu, c.h * c.v), scan.components[j]))
-            tables += [(scan.dc_tables[j], scan.ac_tables[j])] * (c.h * c.v)
-        comp_of = np.concatenate(comp_parts, axis=1).reshape(-1)
-        row_of = np.concatenate(row_parts, axis=1).reshape(-1)
-        col_of = np.concatenate(col_parts, axis=1).reshape(-1)
-    interval = scan.restart_interval
-    if interval:
-        segment_mcus = [min(interval, n_mcu - s) for s in range(0, n_mcu, interval)]
-    else:
-        segment_mcus = [n_mcu]
-    segments = scan.segment_bytes
-    if len(segments) == len(segment_mcus) + 1 and segments[-1, 0] == segments[-1, 1]:
-        segments = segments[:-1]  # an RST right before the next marker
-        scan.segment_bytes = segments
-    if len(segment_mcus) != len(segments):
-        raise JpegError(f"corrupt data: scan has {len(segments)} "
-                        f"restart segments, expected {len(segment_mcus)}")
-    return segment_mcus, tables, comp_of, row_of, col_of
-
-
-def _dc_values(diff: np.ndarray, comp_of: np.ndarray, mcu_of: np.ndarray,
-               interval: int) -> np.ndarray:
-    """DC = running sum of differences per component, reset per interval."""
-    dc = np.empty(len(diff), dtype=np.int64)
-    segment = mcu_of // interval if interval else np.zeros_like(mcu_of)
-    for comp in np.unique(comp_of):
-        sel = np.flatnonzero(comp_of == comp)
-        d = diff[sel]
-        total = np.cumsum(d)
-        seg = segment[sel]
-        first = np.ones(len(sel), dtype=bool)
-        first[1:] = seg[1:] != seg[:-1]
-        base = (total - d)[first]  # running sum before each interval
-        dc[sel] = total - np.repeat(base, np.diff(np.append(np.flatnonzero(first),
-                                                            len(sel))))
-    return dc.astype(np.int16)  # libjpeg stores DC as a 16-bit JCOEF
-
-
-def _component_blocks(f):
-    """Decode every scan; per frame component its blocks' coefficients.
-
-    Returns a list (one entry per frame component) of tuples
-    ``(rows, cols, qtable, cell, dc, ac_cell, ac_k, ac_value)``: the block
-    grid size (height/width in blocks), the component's quantization table
-    (natural order, latched at its scan), and for its real (non-dummy) blocks
-    the grid cell ``row * cols + col`` with the DC value, and for each
-    non-zero AC coefficient its block's cell, zig-zag index and value.
-    """
-    h_max = max(c.h for c in f.components)
-    v_max = max(c.v for c in f.components)
-    out = [None] * len(f.components)
-    for scan in f.scans:
-        segment_mcus, tables, comp_of, row_of, col_of = _scan_geometry(f, scan)
-        bits = [(a, b) for a, b in (8 * scan.segment_bytes).tolist()]
-        rec = hf.decode_scan(scan.data, bits, segment_mcus, tables)
-        mcu_of = np.arange(len(rec.dc_diff)) // len(tables)
-        dc = _dc_values(rec.dc_diff, comp_of, mcu_of, scan.restart_interval)
-        for ci in scan.components:
-            c = f.components[ci]
-            if out[ci] is not None:
-                raise JpegError(f"corrupt data: component {c.ident} appears in "
-                                "more than one scan")
-            q = scan.quant_tables.get(c.tq)
-            if q is None:
-                raise JpegError(f"corrupt data: quantization table {c.tq} not "
-                                "defined")
-            rows = ceil_div(f.height * c.v, BLOCK * v_max)
-            cols = ceil_div(f.width * c.h, BLOCK * h_max)
-            mine = (comp_of == ci) & (row_of < rows) & (col_of < cols)
-            cell = row_of * cols + col_of  # dummy blocks are dropped below
-            keep = mine[rec.ac_block]
-            out[ci] = (rows, cols, q, cell[mine], dc[mine],
-                       cell[rec.ac_block[keep]], rec.ac_k[keep],
-                       rec.ac_value[keep].astype(np.int16))  # JCOEF is 16 bits
-    for ci, entry in enumerate(out):
-        if entry is None:
-            raise JpegError(f"corrupt data: component {f.components[ci].ident} "
-                            "has no scan")
-    return out
-
-
 def read_coefficients(data: bytes, max_pixels: int | None = None) -> list[np.ndarray]:
     """Quantized DCT coefficients of every component, as coded in the file.
 
@@ -610,14 +488,7 @@ def read_coefficients(data: bytes, max_pixels: int | None = None) -> list[np.nda
     ------
     JpegError
     """
-    f = parse_jpeg(data, max_pixels)
-    result = []
-    for rows, cols, _, cell, dc, ac_cell, ac_k, ac_value in _component_blocks(f):
-        zz = np.zeros((rows * cols, BLOCK_SIZE), dtype=np.int16)
-        zz[cell, 0] = dc
-        zz[ac_cell, ac_k] = ac_value
-        result.append(zz.reshape(rows, cols, BLOCK_SIZE))
-    return result
+    return coefficient_grid(parse_jpeg(data, max_pixels))
 
 
 def decode(data: bytes, max_pixels: int | None = None) -> np.ndarray:
@@ -674,16 +545,14 @@ def _pixels(f) -> np.ndarray:
         if h_max % c.h or v_max % c.v:
             raise JpegError("unsupported: fractional sampling ratio "
                             f"{h_max}/{c.h} x {v_max}/{c.v}")
-    records = _component_blocks(f)
-    planes = []
+    planes = [np.empty(tuple(BLOCK * n for n in component_size(f, c)),
+                       dtype=np.uint8) for c in f.components]
+    for band in component_bands(f):
+        idct_band(planes[band.ci], band)
     for ci, c in enumerate(f.components):
-        # Interleaved scans give records in MCU-row order (bands of c.v
-        # block rows); a component's own scan gives them in row order.
-        plane = component_plane(*records[ci], v=c.v)
-        records[ci] = None  # free the records as soon as they are used
         dh = ceil_div(f.height * c.v, v_max)  # libjpeg downsampled_height
         dw = ceil_div(f.width * c.h, h_max)  # downsampled_width
-        planes.append(plane[:dh, :dw])
+        planes[ci] = planes[ci][:dh, :dw]
     if len(planes) == 1:
         return planes[0]
     expands = [(h_max // c.h, v_max // c.v) for c in f.components]
