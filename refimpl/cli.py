@@ -108,7 +108,7 @@ def _add_jpeg(sub):
 
     p = sub.add_parser("jpeg", help="baseline JPEG codec: encode IN OUT -q Q ... | decode IN OUT",
                        description=JPEG_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", nargs="?", choices=("encode", "decode"),
+    p.add_argument("action", nargs="?", metavar="{encode,decode}",
                    help="encode an image or decode a JPEG ('refimpl jpeg ACTION -h' for its options)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of 'refimpl jpeg ACTION'")
     p.set_defaults(func=cmd_jpeg)
@@ -119,6 +119,8 @@ def cmd_jpeg(args) -> int:
 
     if args.action is None:
         raise RefimplError("refimpl jpeg: missing action (encode or decode; see 'refimpl jpeg --help')")
+    if args.action not in ("encode", "decode"):
+        raise RefimplError(f"refimpl jpeg: unknown action '{args.action}' (choose from: encode, decode)")
     return (encode_main if args.action == "encode" else decode_main)(args.args)
 
 

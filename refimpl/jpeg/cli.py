@@ -208,6 +208,9 @@ def decode_main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_BAD_INPUT
+    refused = _refuse_overwrite(parser.prog, args.input, args.output)
+    if refused is not None:
+        return refused
     suffix = args.output.suffix.lower()
     if suffix not in _OUTPUT_FORMATS:
         return _fail(parser.prog, f"{args.output}: unsupported output extension "
@@ -215,9 +218,6 @@ def decode_main(argv=None) -> int:
     if args.max_pixels is not None and not 1 <= args.max_pixels <= MAX_PIXELS:
         return _fail(parser.prog, f"--max-pixels must be in 1..{MAX_PIXELS}, got "
                                   f"{args.max_pixels}")
-    refused = _refuse_overwrite(parser.prog, args.input, args.output)
-    if refused is not None:
-        return refused
     try:
         data = args.input.read_bytes()
     except OSError as exc:

@@ -69,8 +69,12 @@ Inverse DCT (decoder), per 8x8 block
 
 Pass-1 results outside int32 (possible only with 16-bit DQT entries and
 hostile coefficients) are truncated to ``int`` by the C code (its workspace
-is ``int``; the products and pass 2 are 64-bit ``JLONG``): the fast path
-wraps them modulo 2**32 the same way.  This is libjpeg-turbo's plain C path;
+is ``int``; products and pass 2 are 64-bit ``JLONG``).  No wrap is needed
+here: changing a pass-1 value by k * 2**32 changes each pass-2 sum by
+k * 2**32 * M (M an integer matrix entry), i.e. the shifted result by
+k * 2**14 * M, which RANGE_MASK (10 bits) removes.  Exactness holds: |coef
+* Q| <= 2**30, so |pass 1| < 2**35 and |pass-2 sum| < 2**50 < 2**53, and
+results beyond int32 are floored in int64.  This is libjpeg-turbo's plain C path;
 its SIMD kernels (Pillow's default) compute in saturating 16-bit lanes and
 give different pixels for such out-of-range blocks -- the C path is the
 reference (run Pillow with ``JSIMD_FORCENONE=1`` to compare).
@@ -556,31 +560,12 @@ def idct_plane(coef: np.ndarray) -> np.ndarray:
     return out
 
 
-# jidctint.c stores pass-1 results in an ``int`` workspace: values outside
-# int32 (only 16-bit DQT entries with large coefficients reach them) wrap
-# modulo 2**32 there.  The DC offset adds _DC_PASS1 = 4 * IDCT_DC_OFFSET
-# (weight 2**13 / 2**11) to the u = 0 outputs; below _PASS1_SAFE nothing wraps.
-_DC_PASS1 = 4 * IDCT_DC_OFFSET
-_PASS1_SAFE = 2.0 ** 31 - 2 * _DC_PASS1
-
-
-def _wrap_pass1(t: np.ndarray) -> None:
-    """In place: pass-1 outputs (shape (R, 8, 8 * C)) truncated to int32 as in C."""
-    t[..., 0::BLOCK] -= _DC_PASS1
-    t += 2.0 ** 31
-    np.mod(t, 2.0 ** 32, out=t)  # exact for integers below 2**53
-    t -= 2.0 ** 31
-    t[..., 0::BLOCK] += _DC_PASS1
-
-
 def _idct_strip(coef: np.ndarray) -> np.ndarray:
     """:func:`idct_plane` of one strip of block rows."""
     rows = coef.shape[0]
     cols = coef.shape[2] * BLOCK
     # Pass 1 down the columns: [by, v, (bx, u)] -> [by, y, (bx, u)].
     t = _round_half_up(np.matmul(_IDCT_P1, coef.reshape(rows, BLOCK, cols)))
-    if t.size and max(t.max(), -t.min()) >= _PASS1_SAFE:
-        _wrap_pass1(t)
     # Pass 2 along the rows: [(by, y, bx), u] -> [(by, y, bx), x], which is
     # already the raster order of the samples.
     t2 = np.matmul(t.reshape(-1, BLOCK), _IDCT_P2)
