@@ -12,8 +12,9 @@ into a process that has already decoded a JPEG.
 Protocol (binary, on the worker's stdin/stdout): the parent writes a 4-byte
 big-endian length and the JPEG bytes; the worker answers one status byte --
 ``0`` decoded, then height, width (4 bytes each, big-endian), channels (1
-byte) and the raw pixels; ``1`` Pillow raised (libjpeg error or truncated
-data), then a 2-byte length and the exception's one-line text; ``2`` decoded
+byte) and the raw pixels; ``1`` Pillow raised (libjpeg error, truncated
+data, or a frame above ``ORACLE_MAX_PIXELS``), then a 2-byte length and the
+exception's one-line text; ``2`` decoded
 to a mode other than L or RGB (e.g. CMYK).  A zero length ends the worker.
 
     python tools/jpeg_c_oracle.py            # the worker loop (used by start())
@@ -30,12 +31,15 @@ import sys
 import numpy as np
 
 DECODED, FAILED, OTHER_MODE = 0, 1, 2
+ORACLE_MAX_PIXELS = 1 << 25  # larger frames are reported as failed, not decoded
 
 
 def _serve() -> None:
     from PIL import Image  # imported after JSIMD_FORCENONE is in the env
 
-    Image.MAX_IMAGE_PIXELS = None  # the decoder under test sets its own caps
+    # Pillow refuses (DecompressionBombError) frames above twice this: a
+    # fuzzed header claiming 65500 x 65500 would otherwise allocate 12 GB.
+    Image.MAX_IMAGE_PIXELS = ORACLE_MAX_PIXELS // 2
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = stdin.read(4)
@@ -85,6 +89,8 @@ class Oracle:
         return out
 
     def decode(self, data: bytes):
+        if not data:  # a zero length is the worker's end-of-input signal
+            return "failed", "empty file"
         self.proc.stdin.write(struct.pack(">I", len(data)) + bytes(data))
         self.proc.stdin.flush()
         status = self._read(1)[0]

@@ -32,15 +32,15 @@ import refimpl.jpeg as rjpeg
 data = open(sys.argv[1], "rb").read()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 tracemalloc.start()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 pixels = rjpeg.decode(data)
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 _, traced = tracemalloc.get_traced_memory()
 tracemalloc.stop()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(dict(shape=list(pixels.shape), output_bytes=int(pixels.nbytes),
                       file_bytes=len(data), peak_rss=rss, rss_before=base,
-                      traced_peak=traced, seconds=seconds,
+                      traced_peak=traced, seconds=seconds, cpu=cpu,
                       sha256=hashlib.sha256(np.ascontiguousarray(pixels)).hexdigest())))
 """
 
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     ratio_traced = m["traced_peak"] / m["output_bytes"]
     print(f"{path.name}: {m['shape'][1]}x{m['shape'][0]} {args.subsampling}, "
           f"file {m['file_bytes'] / 1e6:.1f} MB, output {m['output_bytes'] / 1e6:.0f} MB, "
-          f"decode {m['seconds']:.1f} s")
+          f"decode {m['seconds']:.1f} s wall, {m['cpu']:.1f} s CPU")
     print(f"peak RSS {m['peak_rss'] / 1e6:.0f} MB = {ratio_rss:.2f}x the output "
           f"(process before decode: {m['rss_before'] / 1e6:.0f} MB, input bytes included); "
           f"traced NumPy/Python peak during decode {m['traced_peak'] / 1e6:.0f} MB = "

@@ -272,6 +272,16 @@ class _Encoded:
 
 def _encode(array, quality, subsampling, optimize, restart_interval,
             restart_rows) -> _Encoded:
+    try:
+        return _encode_stages(array, quality, subsampling, optimize,
+                              restart_interval, restart_rows)
+    except MemoryError:
+        shape = getattr(array, "shape", "?")
+        raise JpegError(f"out of memory encoding an image of shape {shape}") from None
+
+
+def _encode_stages(array, quality, subsampling, optimize, restart_interval,
+                   restart_rows) -> _Encoded:
     image = _check_image(array)
     optimize = _check_flag("optimize", optimize)
     grey = image.ndim == 2
