@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .color import ceil_div, upsample, ycbcr_to_rgb
-from .dct import IDCT_DC_OFFSET, idct_plane
+from .dct import IDCT_DC_OFFSET, IDCT_SAFE_COEF, idct_plane
 from .tables import BLOCK, NATURAL_ORDER
 
 __all__ = ["BAND_SAMPLES", "idct_band", "colour_bands"]
@@ -55,14 +55,16 @@ def idct_band(plane: np.ndarray, band) -> None:
     # Flat index of coefficient (v, u) of band cell c = by * cols + bx:
     # ((by * 8 + v) * cols + bx) * 8 + u.
     by, bx = np.divmod(band.cell - b0 * cols, cols)
-    flat[(by * BLOCK * cols + bx) * BLOCK] = \
-        band.dc.astype(np.float64) * q[0] + IDCT_DC_OFFSET
+    dc = band.dc.astype(np.float64) * q[0]
+    flat[(by * BLOCK * cols + bx) * BLOCK] = dc + IDCT_DC_OFFSET
     by, bx = np.divmod(band.ac_cell - b0 * cols, cols)
     nat = NATURAL_ORDER[band.ac_k]
     vv, uu = nat // BLOCK, nat % BLOCK
-    flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = \
-        band.ac_value.astype(np.float64) * q[nat]
-    plane[b0 * BLOCK:b1 * BLOCK] = idct_plane(grid)
+    ac = band.ac_value.astype(np.float64) * q[nat]
+    flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = ac
+    in_range = max(np.abs(dc).max(initial=0), np.abs(ac).max(initial=0)) \
+        <= IDCT_SAFE_COEF
+    idct_plane(grid, in_range, out=plane[b0 * BLOCK:b1 * BLOCK])
 
 
 def _upsampled_rows(plane, h_expand, v_expand, width, r0, r1):

@@ -902,20 +902,15 @@ def _walk(plan, p, mcus, limit):
     dc_pos, ac_pos = array.array("q"), array.array("q")
     dc_add, ac_add = dc_pos.append, ac_pos.append
     walked = 0
-    if len(plan) == 1:
-        da, aa, ks = plan[0]
-        while walked < mcus and p <= limit:
-            dc_add(p)
-            p += da[p]
-            k = 1
-            while k < 64:
-                ac_add(p)
-                k += ks[p]
-                p += aa[p]
-            walked += 1
-    else:
-        while walked < mcus and p <= limit:
-            for da, aa, ks in plan:
+    mcu_bits = len(plan) * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
+    while walked < mcus and p <= limit:
+        # MCUs that surely start at or before ``limit`` (each takes at most
+        # mcu_bits): walk them without a check per MCU.
+        batch = min(mcus - walked, (limit - p) // mcu_bits + 1)
+        walked += batch
+        if len(plan) == 1:
+            da, aa, ks = plan[0]
+            for _ in range(batch):
                 dc_add(p)
                 p += da[p]
                 k = 1
@@ -923,7 +918,16 @@ def _walk(plan, p, mcus, limit):
                     ac_add(p)
                     k += ks[p]
                     p += aa[p]
-            walked += 1
+        else:
+            for _ in range(batch):
+                for da, aa, ks in plan:
+                    dc_add(p)
+                    p += da[p]
+                    k = 1
+                    while k < 64:
+                        ac_add(p)
+                        k += ks[p]
+                        p += aa[p]
     return (walked, p,
             np.frombuffer(dc_pos, dtype=np.int64) if dc_pos else np.zeros(0, np.int64),
             np.frombuffer(ac_pos, dtype=np.int64) if ac_pos else np.zeros(0, np.int64))
