@@ -35,7 +35,11 @@ ORACLE_MAX_PIXELS = 1 << 25  # larger frames are reported as failed, not decoded
 
 
 def _serve() -> None:
+    import warnings
+
     from PIL import Image  # imported after JSIMD_FORCENONE is in the env
+
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
     # Pillow refuses (DecompressionBombError) frames above twice this: a
     # fuzzed header claiming 65500 x 65500 would otherwise allocate 12 GB.
