@@ -279,18 +279,21 @@ def cmd_list(args) -> int:
 
 # ---------------------------------------------------------------- jpeg
 def _add_jpeg(sub):
+    from .jpeg.cli import JPEG_DESCRIPTION
+
     p = sub.add_parser("jpeg", help="baseline JPEG codec: encode IN OUT -q Q ... | decode IN OUT",
-                       description="Baseline JPEG codec, byte-exact with libjpeg-turbo: "
-                                   "'refimpl jpeg encode -h' and 'refimpl jpeg decode -h' for the options.",
-                       add_help=False)
-    p.add_argument("action", help="encode or decode")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of 'refimpl jpeg ACTION' (-h for help)")
+                       description=JPEG_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", nargs="?", metavar="{encode,decode}",
+                   help="encode an image or decode a JPEG ('refimpl jpeg ACTION -h' for its options)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of 'refimpl jpeg ACTION'")
     p.set_defaults(func=cmd_jpeg)
 
 
 def cmd_jpeg(args) -> int:
     from .jpeg.cli import decode_main, encode_main
 
+    if args.action is None:
+        raise RefimplError("refimpl jpeg: missing action (encode or decode; see 'refimpl jpeg --help')")
     if args.action not in ("encode", "decode"):
         raise RefimplError(f"refimpl jpeg: unknown action '{args.action}' (choose from: encode, decode)")
     return (encode_main if args.action == "encode" else decode_main)(args.args)

@@ -28,3 +28,16 @@ def photo(mode="RGB", size=None) -> np.ndarray:
     if size is not None:
         image = image.resize(size, Image.LANCZOS)
     return np.asarray(image)
+
+
+def c_path_oracle(simd: bool = False):
+    """A subprocess decoding with Pillow's libjpeg-turbo C path (JSIMD_FORCENONE=1),
+    or with its default SIMD path (``simd=True``); see tools/jpeg_c_oracle.py."""
+    import sys
+
+    tools = str(Path(__file__).resolve().parent.parent / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import jpeg_c_oracle
+
+    return jpeg_c_oracle.start(simd=simd)

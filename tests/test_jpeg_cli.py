@@ -24,7 +24,7 @@ def images(tmp_path):
 @pytest.mark.parametrize("name,mode", [("c.ppm", "RGB"), ("c.png", "RGB"),
                                        ("g.pgm", "L"), ("g.png", "L")])
 @pytest.mark.parametrize("args,options", [
-    (["-q", "80"], dict(quality=80, subsampling="4:2:0")),
+    (["-q", "80"], dict(quality=80)),  # Pillow's default: 4:2:0 colour, 1x1 grey
     (["-q", "30", "--subsampling", "4:4:4", "--optimize"],
      dict(quality=30, subsampling="4:4:4", optimize=True)),
     (["-q", "95", "--subsampling", "4:2:2"], dict(quality=95, subsampling="4:2:2")),
@@ -113,3 +113,63 @@ def test_main_cli_dispatches_jpeg(tmp_path, capsys):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(out)))
     assert main(["jpeg", "transcode"]) == 2
     assert "unknown action 'transcode'" in capsys.readouterr().err
+
+
+def _refimpl(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "refimpl", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("how", ["same", "spelling", "symlink", "hardlink"])
+@pytest.mark.parametrize("action,name", [("encode", "c.png"), ("encode", "g.pgm"),
+                                         ("decode", "in.jpg")])
+def test_output_that_is_the_input_is_refused(images, how, action, name):
+    """Issue 8 §1: `refimpl jpeg encode in.png in.png` must not destroy its input."""
+    folder, rgb = images
+    (folder / "in.jpg").write_bytes(pillow_jpeg(rgb))
+    source = folder / name
+    before = source.read_bytes()
+    if how == "same":
+        target = source
+    elif how == "spelling":
+        target = folder / "." / ".." / folder.name / name
+    elif how == "symlink":
+        target = folder / ("link" + source.suffix)
+        target.symlink_to(source)
+    else:
+        target = folder / ("hard" + source.suffix)
+        target.hardlink_to(source)
+    run = _refimpl("jpeg", action, source, target)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "output is the input file" in run.stderr
+    assert "Traceback" not in run.stderr and str(target) in run.stderr
+    assert source.read_bytes() == before
+
+
+def test_jpeg_help_and_missing_action():
+    """Issue 8 §2: `refimpl jpeg --help` prints help; a bare `refimpl jpeg` is one line."""
+    for flag in ("--help", "-h"):
+        run = _refimpl("jpeg", flag)
+        assert run.returncode == 0 and run.stderr == ""
+        assert "encode IN OUT" in run.stdout and "decode IN OUT" in run.stdout
+    run = _refimpl("jpeg", "encode", "--help")
+    assert run.returncode == 0 and "--subsampling" in run.stdout
+    run = _refimpl("jpeg")
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.splitlines() == [
+        "refimpl: error: refimpl jpeg: missing action (encode or decode; see 'refimpl jpeg --help')"]
+
+
+def test_decode_max_pixels(images):
+    folder, rgb = images  # 227 x 149 = 33823 pixels
+    (folder / "in.jpg").write_bytes(pillow_jpeg(rgb))
+    run = _refimpl("jpeg", "decode", folder / "in.jpg", folder / "o.png", "--max-pixels", 33822)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "227x149 = 33823 pixels exceeds the cap of 33822 pixels" in run.stderr
+    assert not (folder / "o.png").exists()
+    assert decode_main([str(folder / "in.jpg"), str(folder / "o.png"), "--max-pixels", "33823"]) == 0
+    run = _refimpl("jpeg", "decode", folder / "in.jpg", folder / "o.png", "--max-pixels", 0)
+    assert run.returncode == 2 and "--max-pixels must be in 1..268435456, got 0" in run.stderr

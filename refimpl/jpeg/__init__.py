@@ -2,10 +2,13 @@
 
 Public API
 ----------
-encode(array, quality=75, subsampling="4:2:0", optimize=False,
+encode(array, quality=75, subsampling=None, optimize=False,
        restart_interval=0, restart_rows=0) -> bytes
-decode(data) -> ndarray (H, W) or (H, W, 3) uint8
-read_coefficients(data) -> list of (rows, cols, 64) int16 zig-zag blocks
+    subsampling=None is libjpeg's default: 4:2:0 colour, 1x1 greyscale.
+decode(data, max_pixels=None) -> ndarray (H, W) or (H, W, 3) uint8
+    libjpeg-turbo's C-path pixels (JSIMD_FORCENONE=1) or JpegError.
+read_coefficients(data, max_pixels=None) -> list of (rows, cols, 64) int16
+    zig-zag blocks
 encode_entropy(coefficients, optimize=True) / decode_entropy(data)
     Lossless run-length + Huffman coding of integer 8x8 blocks.
 trace_encoder(...) -> EncoderTrace
@@ -30,14 +33,14 @@ from .huffman import (HuffmanTable, Symbols, assign_codes, encode_segments,
                       magnitude_category, optimal_table, pack_bits,
                       run_length_symbols, stuff_bytes, symbol_frequencies,
                       unstuff_bytes)
-from .markers import MAX_PIXELS
+from .markers import MAX_DIMENSION, MAX_PIXELS
 from .tables import (NATURAL_ORDER, STD_AC_CHROMINANCE, STD_AC_LUMINANCE,
                      STD_CHROMINANCE_QUANT, STD_DC_CHROMINANCE,
                      STD_DC_LUMINANCE, STD_LUMINANCE_QUANT, ZIGZAG_INDEX,
                      HuffmanSpec, quality_scaling, quant_tables_for_quality)
 
 __all__ = [
-    "JpegError", "MAX_PIXELS", "SUBSAMPLING",
+    "JpegError", "MAX_DIMENSION", "MAX_PIXELS", "SUBSAMPLING",
     "encode", "decode", "read_coefficients", "encode_entropy", "decode_entropy",
     "trace_encoder", "EncoderTrace", "ComponentTrace",
     "level_shift", "forward_dct", "quantize", "dequantize", "inverse_dct",

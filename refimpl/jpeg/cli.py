@@ -21,9 +21,22 @@ import numpy as np
 from ..errors import RefimplError
 from ..fileio import atomic_write
 from .codec import SUBSAMPLING, decode, encode
+from .markers import MAX_PIXELS
 from .errors import JpegError
 
-__all__ = ["encode_main", "decode_main"]
+__all__ = ["JPEG_DESCRIPTION", "encode_main", "decode_main"]
+
+JPEG_DESCRIPTION = """\
+Pure-NumPy baseline JPEG codec, exact with libjpeg-turbo (Pillow).
+
+actions:
+  encode IN OUT [-q Q] [--subsampling S] [--optimize] [--restart-interval N]
+      PGM/PPM/PNG -> JPEG, byte-identical to Pillow's Image.save(..., "JPEG")
+      (greyscale 1x1 and colour 4:2:0 by default, as libjpeg's cjpeg)
+  decode IN OUT [--max-pixels N]
+      JPEG -> PGM/PPM/PNG, pixels identical to libjpeg-turbo's C code path
+
+'refimpl jpeg ACTION --help' lists an action's options."""
 
 EXIT_OK = 0  # success
 EXIT_BAD_INPUT = 2  # bad arguments or input (argparse uses 2 for usage errors)
@@ -69,6 +82,22 @@ def _read_image(path: Path) -> np.ndarray:
         raise _InputError(path, f"cannot read image ({exc})") from None
 
 
+def _same_file(source: Path, target: Path) -> bool:
+    """True if ``target`` names the file ``source`` names (any path, symlink
+    or hard link to it): writing it would destroy the input."""
+    try:
+        return target.exists() and source.exists() and source.samefile(target)
+    except OSError:
+        return False
+
+
+def _refuse_overwrite(prog: str, source: Path, target: Path):
+    if _same_file(source, target):
+        return _fail(prog, f"{target}: output is the input file {source}; "
+                           "choose another output path")
+    return None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the project's one-line errors (no usage block)."""
 
@@ -86,8 +115,11 @@ def _encode_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", type=Path, help="JPEG file to write")
     parser.add_argument("-q", "--quality", type=int, default=75,
                         help="quality 1..100 (default 75)")
-    parser.add_argument("--subsampling", choices=sorted(SUBSAMPLING),
-                        default="4:2:0", help="chroma subsampling (default 4:2:0)")
+    parser.add_argument("--subsampling", choices=sorted(SUBSAMPLING), default=None,
+                        help="luminance sampling 4:4:4 (1x1), 4:2:2 (2x1) or 4:2:0 (2x2) "
+                             "(default: libjpeg's, 4:2:0 for colour and 1x1 for "
+                             "greyscale; given for a greyscale image it sets the "
+                             "factors written in SOF, as Pillow's subsampling=)")
     parser.add_argument("--optimize", action="store_true",
                         help="optimal Huffman tables (two passes)")
     parser.add_argument("--restart-interval", type=int, default=0,
@@ -97,6 +129,9 @@ def _encode_parser() -> argparse.ArgumentParser:
 
 def encode_main(argv=None) -> int:
     """``refimpl jpeg encode IN OUT -q Q [--subsampling S] [--optimize]``.
+
+    Refuses (exit 2) an OUT that is IN itself (same path, a symlink or a
+    hard link to it).
 
     Parameters
     ----------
@@ -118,6 +153,9 @@ def encode_main(argv=None) -> int:
     if not 0 <= args.restart_interval <= 0xFFFF:  # DRI is 16 bits
         return _fail(parser.prog, "--restart-interval must be in 0..65535, got "
                                   f"{args.restart_interval}")
+    refused = _refuse_overwrite(parser.prog, args.input, args.output)
+    if refused is not None:
+        return refused
     try:
         image = _read_image(args.input)
         data = encode(image, quality=args.quality, subsampling=args.subsampling,
@@ -143,11 +181,14 @@ def _decode_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", type=Path,
                         help="image to write; format from the extension "
                              ".pgm (greyscale), .ppm or .png")
+    parser.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                        help="refuse frames of more than N pixels (width * height) "
+                             f"before allocating them (default and maximum {MAX_PIXELS})")
     return parser
 
 
 def decode_main(argv=None) -> int:
-    """``refimpl jpeg decode IN OUT`` (OUT: .pgm, .ppm or .png).
+    """``refimpl jpeg decode IN OUT [--max-pixels N]`` (OUT: .pgm, .ppm or .png).
 
     A colour JPEG cannot be written as .pgm; a greyscale JPEG written as
     .ppm is expanded to three equal channels.
@@ -167,16 +208,22 @@ def decode_main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_BAD_INPUT
+    refused = _refuse_overwrite(parser.prog, args.input, args.output)
+    if refused is not None:
+        return refused
     suffix = args.output.suffix.lower()
     if suffix not in _OUTPUT_FORMATS:
         return _fail(parser.prog, f"{args.output}: unsupported output extension "
                                   f"{suffix or '(none)'} (use .pgm, .ppm or .png)")
+    if args.max_pixels is not None and not 1 <= args.max_pixels <= MAX_PIXELS:
+        return _fail(parser.prog, f"--max-pixels must be in 1..{MAX_PIXELS}, got "
+                                  f"{args.max_pixels}")
     try:
         data = args.input.read_bytes()
     except OSError as exc:
         return _fail(parser.prog, f"{args.input}: cannot read ({exc.strerror})")
     try:
-        pixels = decode(data)
+        pixels = decode(data, max_pixels=args.max_pixels)
     except JpegError as exc:
         return _fail(parser.prog, f"{args.input}: {exc}")
     if suffix == ".pgm" and pixels.ndim == 3:

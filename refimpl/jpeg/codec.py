@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import huffman as hf
-from .color import (ceil_div, encoder_component_plane, rgb_to_ycbcr,
-                    upsample, ycbcr_to_rgb)
-from .dct import (IDCT_DC_OFFSET, fdct_quantize_plane, forward_dct,
-                  idct_plane, level_shift, quantize, to_zigzag)
+from .bands import colour_bands, idct_band
+from .color import ceil_div, encoder_component_plane, rgb_to_ycbcr
+from .dct import fdct_quantize_plane, forward_dct, level_shift, quantize, to_zigzag
 from .errors import JpegError
-from .markers import (MAX_DIMENSION, MAX_PIXELS, FrameComponent, ScanComponent,
-                      parse_jpeg, write_app0_jfif, write_dht, write_dqt,
+from .scan import coefficient_grid, component_bands, component_size
+from .markers import (MAX_PIXELS, FrameComponent, ScanComponent,
+                      dimension_error, parse_jpeg, write_app0_jfif, write_dht, write_dqt,
                       write_dri, write_eoi, write_soi, write_sof, write_sos)
 from .tables import (BLOCK, BLOCK_SIZE, NATURAL_ORDER, STD_AC_CHROMINANCE,
                      STD_AC_LUMINANCE, STD_DC_CHROMINANCE, STD_DC_LUMINANCE,
@@ -75,12 +75,22 @@ def _check_image(array) -> np.ndarray:
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
         raise JpegError(f"expected shape (H, W) or (H, W, 3), got {array.shape}")
     height, width = array.shape[:2]
-    if not (1 <= height <= MAX_DIMENSION and 1 <= width <= MAX_DIMENSION):
-        raise JpegError(f"image size {width}x{height} outside 1..{MAX_DIMENSION}")
+    if not (height >= 1 and width >= 1):
+        raise JpegError(f"image size {width}x{height}: empty image")
+    too_big = dimension_error(width, height)
+    if too_big is not None:
+        raise too_big
     if height * width > MAX_PIXELS:
         raise JpegError(f"image too large: {width}x{height} exceeds the cap of "
                         f"{MAX_PIXELS} pixels")
     return np.ascontiguousarray(array)
+
+
+def _check_flag(name: str, value) -> bool:
+    """A boolean option: only True/False (numpy's too); "no", 0 or None are errors."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise JpegError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _luma_sampling(subsampling, grey: bool) -> tuple[int, int]:
@@ -262,7 +272,18 @@ class _Encoded:
 
 def _encode(array, quality, subsampling, optimize, restart_interval,
             restart_rows) -> _Encoded:
+    try:
+        return _encode_stages(array, quality, subsampling, optimize,
+                              restart_interval, restart_rows)
+    except MemoryError:
+        shape = getattr(array, "shape", "?")
+        raise JpegError(f"out of memory encoding an image of shape {shape}") from None
+
+
+def _encode_stages(array, quality, subsampling, optimize, restart_interval,
+                   restart_rows) -> _Encoded:
     image = _check_image(array)
+    optimize = _check_flag("optimize", optimize)
     grey = image.ndim == 2
     h, v = _luma_sampling(subsampling, grey)
     qtables = quant_tables_for_quality(quality)
@@ -280,7 +301,7 @@ def _encode(array, quality, subsampling, optimize, restart_interval,
     bpm = layout.blocks_per_mcu
     symbols = hf.run_length_symbols(blocks, block_component, bpm, interval)
     dc_tables, ac_tables = _component_tables(symbols, len(layout.components),
-                                             bool(optimize))
+                                             optimize)
     code, code_length = hf.assign_codes(symbols, dc_tables, ac_tables)
     scan = hf.encode_segments(symbols, code, code_length, bpm, interval)
     jpeg = _headers(layout, qtables, dc_tables, ac_tables, interval) + scan \
@@ -290,7 +311,7 @@ def _encode(array, quality, subsampling, optimize, restart_interval,
                     code_length, interval, jpeg)
 
 
-def encode(array: np.ndarray, quality: int = 75, subsampling: str | None = "4:2:0",
+def encode(array: np.ndarray, quality: int = 75, subsampling: str | None = None,
            optimize: bool = False, restart_interval: int = 0,
            restart_rows: int = 0) -> bytes:
     """Encode an 8-bit image as a baseline JFIF JPEG, exactly as Pillow does.
@@ -303,14 +324,17 @@ def encode(array: np.ndarray, quality: int = 75, subsampling: str | None = "4:2:
     Parameters
     ----------
     array : ndarray, shape (H, W) or (H, W, 3), dtype uint8
-        Greyscale or RGB image, 1 <= H, W <= 65535, H * W <= 2**28.
+        Greyscale or RGB image, 1 <= H, W <= 65500 (libjpeg-turbo's
+        JPEG_MAX_DIMENSION), H * W <= 2**28.
     quality : int
         1..100, libjpeg's quality scaling of the Annex K tables with entries
         clamped to 255 (``jpeg_set_quality(..., force_baseline=TRUE)``).
     subsampling : {"4:4:4", "4:2:2", "4:2:0"} or None
-        Luminance sampling factors 1x1, 2x1 or 2x2 (chroma 1x1).  For a
-        greyscale image only the factors written in SOF change, exactly as
-        with Pillow.  None means Pillow's default (2x2 colour, 1x1 grey).
+        Luminance sampling factors 1x1, 2x1 or 2x2 (chroma 1x1).  None (the
+        default) is libjpeg's and Pillow's default: 2x2 (4:2:0) for colour,
+        1x1 for greyscale (``cjpeg -grayscale``, ``Image.save(f, "JPEG")``).
+        Given explicitly for a greyscale image, only the factors written in
+        SOF change, exactly as with Pillow's ``subsampling=`` argument.
     optimize : bool
         Optimal Huffman tables (libjpeg's two-pass ``optimize_coding``).
     restart_interval : int
@@ -405,7 +429,7 @@ def _blocks_of(plane: np.ndarray) -> np.ndarray:
 
 
 def trace_encoder(array: np.ndarray, quality: int = 75,
-                  subsampling: str | None = "4:2:0", optimize: bool = False,
+                  subsampling: str | None = None, optimize: bool = False,
                   restart_interval: int = 0, restart_rows: int = 0) -> EncoderTrace:
     """Run :func:`encode` and return all of its intermediate stages.
 
@@ -453,136 +477,15 @@ def trace_encoder(array: np.ndarray, quality: int = 75,
 # ---------------------------------------------------------------------------
 
 
-def _scan_geometry(f, scan):
-    """Blocks of each scan component: (component, row, col) per scan block.
-
-    Returns (segment_mcus, block_tables, comp_of_block, row_of_block,
-    col_of_block) with the per-block arrays for the whole scan in order.
-    """
-    comps = [f.components[i] for i in scan.components]
-    h_max = max(c.h for c in f.components)
-    v_max = max(c.v for c in f.components)
-    if len(comps) == 1:
-        n_blocks = ceil_div(f.width * comps[0].h, BLOCK * h_max) \
-            * ceil_div(f.height * comps[0].v, BLOCK * v_max)
-    else:
-        n_blocks = ceil_div(f.width, BLOCK * h_max) \
-            * ceil_div(f.height, BLOCK * v_max) * sum(c.h * c.v for c in comps)
-    # Every block costs at least 2 bits (1-bit DC code + 1-bit AC code):
-    # reject impossible sizes before allocating anything per block.
-    if 2 * n_blocks > 8 * len(scan.data):
-        raise JpegError(f"corrupt data: {len(scan.data)} bytes of scan data "
-                        f"cannot hold {n_blocks} blocks")
-    if len(comps) == 1:
-        c = comps[0]
-        cols = ceil_div(f.width * c.h, BLOCK * h_max)
-        rows = ceil_div(f.height * c.v, BLOCK * v_max)
-        n_mcu = rows * cols
-        idx = np.arange(n_mcu)
-        comp_of = np.full(n_mcu, scan.components[0])
-        row_of, col_of = idx // cols, idx % cols
-        tables = [(scan.dc_tables[0], scan.ac_tables[0])]
-    else:
-        per_row = ceil_div(f.width, BLOCK * h_max)
-        n_rows = ceil_div(f.height, BLOCK * v_max)
-        n_mcu = per_row * n_rows
-        if sum(c.h * c.v for c in comps) > 10:  # T.81 B.2.3: at most 10 blocks
-            raise JpegError("corrupt data: more than 10 blocks in an MCU")
-        mcu = np.arange(n_mcu)
-        my, mx = mcu // per_row, mcu % per_row
-        comp_parts, row_parts, col_parts, tables = [], [], [], []
-        for j, c in enumerate(comps):
-            dy, dx = np.divmod(np.arange(c.h * c.v), c.h)
-            row_parts.append(my[:, None] * c.v + dy[None, :])
-            col_parts.append(mx[:, None] * c.h + dx[None, :])
-            comp_parts.append(np.full((n_mcu, c.h * c.v), scan.components[j]))
-            tables += [(scan.dc_tables[j], scan.ac_tables[j])] * (c.h * c.v)
-        comp_of = np.concatenate(comp_parts, axis=1).reshape(-1)
-        row_of = np.concatenate(row_parts, axis=1).reshape(-1)
-        col_of = np.concatenate(col_parts, axis=1).reshape(-1)
-    interval = scan.restart_interval
-    if interval:
-        segment_mcus = [min(interval, n_mcu - s) for s in range(0, n_mcu, interval)]
-    else:
-        segment_mcus = [n_mcu]
-    segments = scan.segment_bytes
-    if len(segments) == len(segment_mcus) + 1 and segments[-1, 0] == segments[-1, 1]:
-        segments = segments[:-1]  # an RST right before the next marker
-        scan.segment_bytes = segments
-    if len(segment_mcus) != len(segments):
-        raise JpegError(f"corrupt data: scan has {len(segments)} "
-                        f"restart segments, expected {len(segment_mcus)}")
-    return segment_mcus, tables, comp_of, row_of, col_of
-
-
-def _dc_values(diff: np.ndarray, comp_of: np.ndarray, mcu_of: np.ndarray,
-               interval: int) -> np.ndarray:
-    """DC = running sum of differences per component, reset per interval."""
-    dc = np.empty(len(diff), dtype=np.int64)
-    segment = mcu_of // interval if interval else np.zeros_like(mcu_of)
-    for comp in np.unique(comp_of):
-        sel = np.flatnonzero(comp_of == comp)
-        d = diff[sel]
-        total = np.cumsum(d)
-        seg = segment[sel]
-        first = np.ones(len(sel), dtype=bool)
-        first[1:] = seg[1:] != seg[:-1]
-        base = (total - d)[first]  # running sum before each interval
-        dc[sel] = total - np.repeat(base, np.diff(np.append(np.flatnonzero(first),
-                                                            len(sel))))
-    return dc.astype(np.int16)  # libjpeg stores DC as a 16-bit JCOEF
-
-
-def _component_blocks(f):
-    """Decode every scan; per frame component its blocks' coefficients.
-
-    Returns a list (one entry per frame component) of tuples
-    ``(rows, cols, qtable, cell, dc, ac_cell, ac_k, ac_value)``: the block
-    grid size (height/width in blocks), the component's quantization table
-    (natural order, latched at its scan), and for its real (non-dummy) blocks
-    the grid cell ``row * cols + col`` with the DC value, and for each
-    non-zero AC coefficient its block's cell, zig-zag index and value.
-    """
-    h_max = max(c.h for c in f.components)
-    v_max = max(c.v for c in f.components)
-    out = [None] * len(f.components)
-    for scan in f.scans:
-        segment_mcus, tables, comp_of, row_of, col_of = _scan_geometry(f, scan)
-        bits = [(a, b) for a, b in (8 * scan.segment_bytes).tolist()]
-        rec = hf.decode_scan(scan.data, bits, segment_mcus, tables)
-        mcu_of = np.arange(len(rec.dc_diff)) // len(tables)
-        dc = _dc_values(rec.dc_diff, comp_of, mcu_of, scan.restart_interval)
-        for ci in scan.components:
-            c = f.components[ci]
-            if out[ci] is not None:
-                raise JpegError(f"corrupt data: component {c.ident} appears in "
-                                "more than one scan")
-            q = scan.quant_tables.get(c.tq)
-            if q is None:
-                raise JpegError(f"corrupt data: quantization table {c.tq} not "
-                                "defined")
-            rows = ceil_div(f.height * c.v, BLOCK * v_max)
-            cols = ceil_div(f.width * c.h, BLOCK * h_max)
-            mine = (comp_of == ci) & (row_of < rows) & (col_of < cols)
-            cell = row_of * cols + col_of  # dummy blocks are dropped below
-            keep = mine[rec.ac_block]
-            out[ci] = (rows, cols, q, cell[mine], dc[mine],
-                       cell[rec.ac_block[keep]], rec.ac_k[keep],
-                       rec.ac_value[keep].astype(np.int16))  # JCOEF is 16 bits
-    for ci, entry in enumerate(out):
-        if entry is None:
-            raise JpegError(f"corrupt data: component {f.components[ci].ident} "
-                            "has no scan")
-    return out
-
-
-def read_coefficients(data: bytes) -> list[np.ndarray]:
+def read_coefficients(data: bytes, max_pixels: int | None = None) -> list[np.ndarray]:
     """Quantized DCT coefficients of every component, as coded in the file.
 
     Parameters
     ----------
     data : bytes
         A JPEG file :func:`decode` accepts.
+    max_pixels : int, optional
+        As for :func:`decode`.
 
     Returns
     -------
@@ -595,47 +498,26 @@ def read_coefficients(data: bytes) -> list[np.ndarray]:
     ------
     JpegError
     """
-    f = parse_jpeg(data)
-    result = []
-    for rows, cols, _, cell, dc, ac_cell, ac_k, ac_value in _component_blocks(f):
-        zz = np.zeros((rows * cols, BLOCK_SIZE), dtype=np.int16)
-        zz[cell, 0] = dc
-        zz[ac_cell, ac_k] = ac_value
-        result.append(zz.reshape(rows, cols, BLOCK_SIZE))
-    return result
+    return coefficient_grid(parse_jpeg(data, max_pixels))
 
 
-def _dequantized_grid(rows, cols, q, cell, dc, ac_cell, ac_k, ac_value):
-    """Scatter one component's coefficients into the idct_plane layout.
-
-    Returns ndarray, shape (rows, 8, cols, 8), float64: [by, v, bx, u].
-    """
-    grid = np.zeros((rows, BLOCK, cols, BLOCK), dtype=np.float64)
-    flat = grid.reshape(-1)
-    # Flat index of coefficient (v, u) of block cell = by * cols + bx:
-    # ((by * 8 + v) * cols + bx) * 8 + u = base + v * 8 * cols + u.
-    by, bx = np.divmod(cell, cols)
-    base = (by * BLOCK * cols + bx) * BLOCK
-    # DC: v = u = 0.  Dequantize and add the IDCT rounding/offset constant.
-    flat[base] = dc.astype(np.float64) * q[0] + IDCT_DC_OFFSET
-    ac_by, ac_bx = np.divmod(ac_cell, cols)
-    natural = NATURAL_ORDER[ac_k]
-    v, u = natural // BLOCK, natural % BLOCK
-    flat[(ac_by * BLOCK * cols + ac_bx) * BLOCK + v * (BLOCK * cols) + u] = \
-        ac_value.astype(np.float64) * q[natural]
-    return grid
-
-
-def decode(data: bytes) -> np.ndarray:
+def decode(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     """Decode a baseline (or extended sequential Huffman) 8-bit JPEG.
 
     Matches libjpeg-turbo's default decompression as returned by
-    ``np.asarray(Image.open(f))``: islow IDCT, fancy upsampling, YCbCr ->
-    RGB (or no conversion for Adobe-RGB / 'R','G','B'-id files).
+    ``np.asarray(Image.open(f))`` with its plain C code path (Pillow run
+    with ``JSIMD_FORCENONE=1``): islow IDCT, fancy upsampling, YCbCr -> RGB
+    (or no conversion for Adobe-RGB / 'R','G','B'-id files).  Where Pillow's
+    default SIMD kernels differ from the C code (blocks whose coefficients
+    drive the IDCT out of range), the C code is the reference.
 
     Parameters
     ----------
     data : bytes
+    max_pixels : int, optional
+        Refuse frames of more than this many pixels (width * height) when
+        the frame header is read, before any per-frame allocation; default
+        and upper limit :data:`MAX_PIXELS` (2**28).
 
     Returns
     -------
@@ -646,27 +528,45 @@ def decode(data: bytes) -> np.ndarray:
     JpegError
         For malformed, truncated or unsupported data (progressive,
         arithmetic-coded, lossless, hierarchical, not 8-bit, 2 or 4
-        components, more than 2**28 pixels).
+        components, a side above 65500 (libjpeg-turbo's limit), more than
+        ``max_pixels`` pixels), and when memory runs out.
+
+    Notes
+    -----
+    Peak memory is about twice the output array for a colour 4:4:4 image,
+    1.5x for 4:2:0, plus the coefficient records and the Huffman stage's
+    work arrays, which grow with the size of the entropy-coded data (see
+    :mod:`refimpl.jpeg.bands` and ``tools/jpeg_memory.py``).
     """
-    f = parse_jpeg(data)
+    f = parse_jpeg(data, max_pixels)
+    try:
+        return _pixels(f)
+    except MemoryError:
+        raise JpegError(f"out of memory decoding a {f.width}x{f.height} image "
+                        f"with {len(f.components)} components (the output "
+                        "alone is "
+                        f"{f.width * f.height * len(f.components)} bytes)") from None
+
+
+def _pixels(f) -> np.ndarray:
     h_max = max(c.h for c in f.components)
     v_max = max(c.v for c in f.components)
     for c in f.components:
         if h_max % c.h or v_max % c.v:
             raise JpegError("unsupported: fractional sampling ratio "
                             f"{h_max}/{c.h} x {v_max}/{c.v}")
-    planes = []
-    for c, blocks in zip(f.components, _component_blocks(f)):
-        samples = idct_plane(_dequantized_grid(*blocks))
+    planes = [np.empty(tuple(BLOCK * n for n in component_size(f, c)),
+                       dtype=np.uint8) for c in f.components]
+    for band in component_bands(f):
+        idct_band(planes[band.ci], band)
+    for ci, c in enumerate(f.components):
         dh = ceil_div(f.height * c.v, v_max)  # libjpeg downsampled_height
         dw = ceil_div(f.width * c.h, h_max)  # downsampled_width
-        planes.append(upsample(samples[:dh, :dw], h_max // c.h, v_max // c.v,
-                               f.height, f.width))
+        planes[ci] = planes[ci][:dh, :dw]
     if len(planes) == 1:
         return planes[0]
-    if _is_rgb(f):
-        return np.stack(planes, axis=-1)
-    return ycbcr_to_rgb(*planes)
+    expands = [(h_max // c.h, v_max // c.v) for c in f.components]
+    return colour_bands(planes, expands, f.height, f.width, _is_rgb(f))
 
 
 def _is_rgb(f) -> bool:
@@ -718,6 +618,7 @@ def encode_entropy(coefficients: np.ndarray, optimize: bool = True) -> bytes:
     JpegError
         For a bad shape/dtype or values out of range.
     """
+    optimize = _check_flag("optimize", optimize)
     arr = np.asarray(coefficients)
     if arr.dtype.kind not in "iu":
         raise JpegError(f"expected an integer array, got dtype {arr.dtype}")

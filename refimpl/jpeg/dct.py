@@ -67,9 +67,17 @@ Inverse DCT (decoder), per 8x8 block
   re-centred by +128 and clamped to 0..255; so a wildly out-of-range value
   wraps exactly as in libjpeg.
 
-Pass-1 results above 2**31 (possible only with 16-bit DQT entries and hostile
-coefficients) would be truncated to ``int`` by the C code; we keep them, so
-such garbage inputs may decode to different garbage pixels.
+Pass-1 results outside int32 (possible only with 16-bit DQT entries and
+hostile coefficients) are truncated to ``int`` by the C code (its workspace
+is ``int``; products and pass 2 are 64-bit ``JLONG``).  No wrap is needed
+here: changing a pass-1 value by k * 2**32 changes each pass-2 sum by
+k * 2**32 * M (M an integer matrix entry), i.e. the shifted result by
+k * 2**14 * M, which RANGE_MASK (10 bits) removes.  Exactness holds: |coef
+* Q| <= 2**30, so |pass 1| < 2**35 and |pass-2 sum| < 2**50 < 2**53, and
+results beyond int32 are floored in int64.  This is libjpeg-turbo's plain C path;
+its SIMD kernels (Pillow's default) compute in saturating 16-bit lanes and
+give different pixels for such out-of-range blocks -- the C path is the
+reference (run Pillow with ``JSIMD_FORCENONE=1`` to compare).
 """
 
 from __future__ import annotations
@@ -361,6 +369,7 @@ def inverse_dct(quantized: np.ndarray, qtable: np.ndarray) -> np.ndarray:
     """
     z = dequantize(quantized, qtable)
     cols = descale(np.matmul(IDCT_MATRIX, z), IDCT_PASS1_SHIFT)  # [b, y, u]
+    cols = ((cols + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # C's int workspace
     rows = descale(cols @ IDCT_MATRIX.T, IDCT_PASS2_SHIFT)  # [b, y, x]
     return RANGE_LIMIT[rows & RANGE_MASK]
 
@@ -527,7 +536,16 @@ _IDCT_P2 = np.ascontiguousarray(IDCT_MATRIX.T, dtype=np.float64) \
 IDCT_DC_OFFSET = 8 * (1 << 20) + 4
 
 
-def idct_plane(coef: np.ndarray) -> np.ndarray:
+# Dequantized coefficients up to this magnitude keep every pass-2 value
+# within +-2**20 - 1024 (|out| <= max|z| * R**2 / 2**29 with R the largest
+# absolute row sum of IDCT_MATRIX), so the DC offset makes them positive and
+# a plain int32 cast floors them.  Larger ones take the checked path.
+IDCT_SAFE_COEF = ((1 << 20) - 1024) * (1 << 29) \
+    // int(np.abs(IDCT_MATRIX).sum(axis=1).max()) ** 2
+
+
+def idct_plane(coef: np.ndarray, in_range: bool = False,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Inverse DCT of a grid of dequantized blocks laid out for the fast path.
 
     Parameters
@@ -535,6 +553,11 @@ def idct_plane(coef: np.ndarray) -> np.ndarray:
     coef : ndarray, shape (R, 8, C, 8), dtype float64
         ``coef[by, v, bx, u]`` = dequantized coefficient (v, u) of block
         (by, bx), with :data:`IDCT_DC_OFFSET` already added to each DC term.
+    in_range : bool
+        The caller knows every dequantized coefficient is at most
+        :data:`IDCT_SAFE_COEF` in magnitude (skips a range check).
+    out : ndarray, shape (8 * R, 8 * C), uint8, optional
+        Where to write the samples (default: a new array).
 
     Returns
     -------
@@ -543,15 +566,16 @@ def idct_plane(coef: np.ndarray) -> np.ndarray:
     """
     nby, _, nbx, _ = coef.shape
     cols = nbx * BLOCK
-    out = np.empty((nby * BLOCK, cols), dtype=np.uint8)
+    if out is None:
+        out = np.empty((nby * BLOCK, cols), dtype=np.uint8)
     step = _strip_block_rows(cols)
     for by in range(0, nby, step):
         strip = coef[by:by + step]
-        out[by * BLOCK:(by + len(strip)) * BLOCK] = _idct_strip(strip)
+        out[by * BLOCK:(by + len(strip)) * BLOCK] = _idct_strip(strip, in_range)
     return out
 
 
-def _idct_strip(coef: np.ndarray) -> np.ndarray:
+def _idct_strip(coef: np.ndarray, in_range: bool = False) -> np.ndarray:
     """:func:`idct_plane` of one strip of block rows."""
     rows = coef.shape[0]
     cols = coef.shape[2] * BLOCK
@@ -560,6 +584,9 @@ def _idct_strip(coef: np.ndarray) -> np.ndarray:
     # Pass 2 along the rows: [(by, y, bx), u] -> [(by, y, bx), x], which is
     # already the raster order of the samples.
     t2 = np.matmul(t.reshape(-1, BLOCK), _IDCT_P2)
-    index = t2.astype(np.int32)  # positive thanks to IDCT_DC_OFFSET: floor
+    if not in_range and t2.size and (t2.min() < 0 or t2.max() >= 2.0 ** 31):
+        index = np.floor(t2).astype(np.int64)  # exact: t2 = integer / 2**18
+    else:
+        index = t2.astype(np.int32)  # positive thanks to IDCT_DC_OFFSET: floor
     index &= RANGE_MASK
     return RANGE_LIMIT.take(index).reshape(rows * BLOCK, cols)

@@ -57,6 +57,7 @@ __all__ = [
     "encode_segments",
     "ScanRecords",
     "decode_scan",
+    "decode_scan_chunks",
 ]
 
 MAX_CODE_LENGTH = 16  # T.81 C.2: Huffman codes are 1..16 bits
@@ -670,14 +671,14 @@ class ScanRecords(NamedTuple):
 
     Attributes
     ----------
-    dc_diff : ndarray, shape (N,), int64
+    dc_diff : ndarray, shape (N,), int32
         DC difference of every block, in scan order.
-    ac_block : ndarray, shape (M,), int64
+    ac_block : ndarray, shape (M,), int32
         Block index of every decoded non-zero AC coefficient.
-    ac_k : ndarray, shape (M,), int64
+    ac_k : ndarray, shape (M,), uint8
         Its zig-zag index (1..63).
-    ac_value : ndarray, shape (M,), int64
-        Its value.
+    ac_value : ndarray, shape (M,), int16
+        Its value (at most 15 magnitude bits).
     """
 
     dc_diff: np.ndarray
@@ -754,11 +755,56 @@ def _per_bit_tables(data: np.ndarray, tables: Sequence[np.ndarray],
     return [memoryview(out) for out in outs]
 
 
-def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
-                segment_mcus: Sequence[int],
-                block_tables: Sequence[tuple[HuffmanTable, HuffmanTable]]
-                ) -> ScanRecords:
-    """Huffman-decode the blocks of a scan (T.81 F.2.2).
+# The most bits one MCU can consume: 10 blocks (T.81 B.2.3) of one DC and
+# 63 AC symbols, each a code and its magnitude bits, at most 16 + 15 bits.
+MCU_MAX_BITS = 10 * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
+# Scan bytes whose per-bit tables exist at once (8 bytes of tables per byte
+# and table); a window is rebuilt when the walk gets within one MCU plus a
+# 16-bit look-up of its end.
+WINDOW_BYTES = 1 << 18
+_WINDOW_MARGIN = MCU_MAX_BITS // 8 + 8
+
+
+class _Windows:
+    """Per-bit look-up tables of the scan data, one window of bytes at a time."""
+
+    def __init__(self, data, block_tables):
+        self.data = data
+        self.dc_tabs = list(dict.fromkeys(t[0] for t in block_tables))
+        self.ac_tabs = list(dict.fromkeys(t[1] for t in block_tables))
+        self.arrays = [t.advance for t in self.dc_tabs] \
+            + [t.advance for t in self.ac_tabs] + [t.kstep for t in self.ac_tabs]
+        self.pads = [(1, 0)] * (len(self.dc_tabs) + len(self.ac_tabs)) \
+            + [(BAD_CODE_STEP, BAD_CODE_STEP)] * len(self.ac_tabs)
+        self.block_tables = block_tables
+        self.base = self.limit = -1
+        self.plan = None
+
+    def at(self, p: int):
+        """(plan, base, limit) with ``p`` inside the window: an MCU starting
+        at any bit position <= ``limit`` ends inside it."""
+        if self.base <= p <= self.limit:
+            return self.plan, self.base, self.limit
+        start = p >> 3
+        stop = min(len(self.data), start + WINDOW_BYTES + _WINDOW_MARGIN)
+        views = _per_bit_tables(self.data[start:stop], self.arrays, self.pads)
+        n_dc, n_ac = len(self.dc_tabs), len(self.ac_tabs)
+        dc_adv = dict(zip(self.dc_tabs, views[:n_dc]))
+        ac_adv = dict(zip(self.ac_tabs, views[n_dc:n_dc + n_ac]))
+        ac_step = dict(zip(self.ac_tabs, views[n_dc + n_ac:]))
+        self.plan = [(dc_adv[d], ac_adv[a], ac_step[a]) for d, a in self.block_tables]
+        self.base = 8 * start
+        # At the end of the data the sink pads stop any walk: no limit.
+        self.limit = 1 << 62 if stop == len(self.data) \
+            else 8 * (stop - _WINDOW_MARGIN)
+        return self.plan, self.base, self.limit
+
+
+def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
+                       segment_mcus: Sequence[int],
+                       block_tables: Sequence[tuple[HuffmanTable, HuffmanTable]],
+                       chunk_mcus: int):
+    """Huffman-decode a scan (T.81 F.2.2), ``chunk_mcus`` MCUs at a time.
 
     Parameters
     ----------
@@ -770,10 +816,14 @@ def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
         Number of MCUs coded in each segment.
     block_tables : sequence of (HuffmanTable, HuffmanTable)
         (DC table, AC table) of each block position in an MCU.
+    chunk_mcus : int
+        MCUs per yielded chunk (the last may be shorter).
 
-    Returns
-    -------
+    Yields
+    ------
     ScanRecords
+        Of each chunk in turn; block indices count from the chunk's first
+        block.
 
     Raises
     ------
@@ -783,50 +833,84 @@ def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
 
     Notes
     -----
-    Memory: one int8 per bit position and table for the walk (advances and
-    AC zig-zag steps), i.e. about 8 to 40 bytes per byte of scan data.
+    Memory: the per-bit tables of one window (:data:`WINDOW_BYTES` bytes of
+    data, one int8 per bit position and table) and the records of one chunk;
+    nothing grows with the whole scan.
     """
     n_bits = 8 * len(data)
     per_mcu = len(block_tables)
-    n_blocks = per_mcu * int(sum(segment_mcus))
+    total = int(sum(segment_mcus))
     # Each block needs at least a 1-bit DC code and a 1-bit AC code: refuse
     # to allocate for blocks the data cannot possibly hold.
-    if 2 * n_blocks > n_bits:
+    if 2 * per_mcu * total > n_bits:
         raise JpegError(f"scan data too short: {len(data)} bytes cannot hold "
-                        f"{n_blocks} blocks")
-    dc_tabs = list(dict.fromkeys(t[0] for t in block_tables))
-    ac_tabs = list(dict.fromkeys(t[1] for t in block_tables))
-    arrays = [t.advance for t in dc_tabs] + [t.advance for t in ac_tabs] \
-        + [t.kstep for t in ac_tabs]
-    pads = [(1, 0)] * (len(dc_tabs) + len(ac_tabs)) \
-        + [(BAD_CODE_STEP, BAD_CODE_STEP)] * len(ac_tabs)
-    views = _per_bit_tables(data, arrays, pads)
-    n_dc, n_ac = len(dc_tabs), len(ac_tabs)
-    dc_adv = dict(zip(dc_tabs, views[:n_dc]))
-    ac_adv = dict(zip(ac_tabs, views[n_dc:n_dc + n_ac]))
-    ac_step = dict(zip(ac_tabs, views[n_dc + n_ac:]))
-    plan = [(dc_adv[d], ac_adv[a], ac_step[a]) for d, a in block_tables]
-    dc_pos, ac_pos = _walk(plan, segment_bits, segment_mcus)
-    return _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos)
+                        f"{per_mcu * total} blocks")
+    windows = _Windows(data, block_tables)
+    seg, left = 0, int(segment_mcus[0]) if total else 0
+    p = int(segment_bits[0][0]) if total else 0
+    done = 0
+    while done < total:
+        todo = min(chunk_mcus, total - done)
+        dc_parts, ac_parts = [], []
+        while todo:
+            if left == 0:
+                seg += 1
+                p, left = int(segment_bits[seg][0]), int(segment_mcus[seg])
+            plan, base, limit = windows.at(p)
+            walked, p, dc_pos, ac_pos = _walk(plan, p - base, min(todo, left),
+                                              limit - base)
+            p += base
+            dc_parts.append(dc_pos + base)
+            ac_parts.append(ac_pos + base)
+            todo -= walked
+            left -= walked
+            done += walked
+            if left == 0 and p > segment_bits[seg][1]:
+                raise JpegError(f"corrupt data: entropy-coded segment {seg} "
+                                "ends before its last MCU")
+        yield _records(data, block_tables, windows.dc_tabs, windows.ac_tabs,
+                       np.concatenate(dc_parts), np.concatenate(ac_parts))
 
 
-def _walk(plan, segment_bits, segment_mcus):
-    """Follow the symbol chain: positions of every DC and AC symbol.
+def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
+                segment_mcus: Sequence[int],
+                block_tables: Sequence[tuple[HuffmanTable, HuffmanTable]]
+                ) -> ScanRecords:
+    """:func:`decode_scan_chunks` of the whole scan as one chunk."""
+    total = max(1, int(sum(segment_mcus)))
+    chunks = list(decode_scan_chunks(data, segment_bits, segment_mcus,
+                                     block_tables, total))
+    if not chunks:
+        empty = np.zeros(0, dtype=np.int64)
+        return ScanRecords(empty, empty, empty, empty)
+    return chunks[0]
+
+
+def _walk(plan, p, mcus, limit):
+    """Follow the symbol chain of up to ``mcus`` MCUs from bit ``p``.
 
     Pure Python on purpose: this is the one inherently sequential step.
     Each block visits one DC position and then AC positions until the
     zig-zag index reaches 64 (EOB and bad codes jump there directly).
     ``plan`` holds (DC advance, AC advance, AC step) memoryviews per block
-    of an MCU.
+    of an MCU, indexed by bit position in the current window; the walk stops
+    before an MCU that would start past ``limit``.
+
+    Returns (MCUs walked, end position, DC positions, AC positions).
     """
     # Typed arrays keep 8 bytes per position (a list would hold int objects).
     dc_pos, ac_pos = array.array("q"), array.array("q")
     dc_add, ac_add = dc_pos.append, ac_pos.append
-    for seg, ((start, end), mcus) in enumerate(zip(segment_bits, segment_mcus)):
-        p = start
+    walked = 0
+    mcu_bits = len(plan) * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
+    while walked < mcus and p <= limit:
+        # MCUs that surely start at or before ``limit`` (each takes at most
+        # mcu_bits): walk them without a check per MCU.
+        batch = min(mcus - walked, (limit - p) // mcu_bits + 1)
+        walked += batch
         if len(plan) == 1:
             da, aa, ks = plan[0]
-            for _ in range(mcus):
+            for _ in range(batch):
                 dc_add(p)
                 p += da[p]
                 k = 1
@@ -835,7 +919,7 @@ def _walk(plan, segment_bits, segment_mcus):
                     k += ks[p]
                     p += aa[p]
         else:
-            for _ in range(mcus):
+            for _ in range(batch):
                 for da, aa, ks in plan:
                     dc_add(p)
                     p += da[p]
@@ -844,21 +928,25 @@ def _walk(plan, segment_bits, segment_mcus):
                         ac_add(p)
                         k += ks[p]
                         p += aa[p]
-        if p > end:
-            raise JpegError(f"corrupt data: entropy-coded segment {seg} ends "
-                            "before its last MCU")
-    return (np.frombuffer(dc_pos, dtype=np.int64) if dc_pos else np.zeros(0, np.int64),
+    return (walked, p,
+            np.frombuffer(dc_pos, dtype=np.int64) if dc_pos else np.zeros(0, np.int64),
             np.frombuffer(ac_pos, dtype=np.int64) if ac_pos else np.zeros(0, np.int64))
 
 
 def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
-    """Symbols and values at the visited positions (vectorised).
+    """Symbols and values at the visited positions of whole MCUs (vectorised).
 
     Positions only grow along the walk, so an AC symbol belongs to the last
-    block whose DC position precedes it.
+    block whose DC position precedes it.  Only the bytes the positions span
+    are read.
     """
     per_mcu = len(block_tables)
     n_blocks = len(dc_pos)
+    lo = int(dc_pos[0]) >> 3 if n_blocks else 0
+    hi = (max(int(dc_pos[-1]), int(ac_pos[-1]) if len(ac_pos) else 0) >> 3) + 8
+    data = data[lo:hi]
+    dc_pos = dc_pos - 8 * lo
+    ac_pos = ac_pos - 8 * lo
     ac_block = np.searchsorted(dc_pos, ac_pos, side="right") - 1
     ac_count = np.cumsum(np.bincount(ac_block, minlength=n_blocks))
     counts = np.diff(ac_count, prepend=0)
@@ -882,7 +970,10 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
         raise JpegError("corrupt data: AC coefficient index beyond 63")
     size = size[coef]
     bits = _windows_at(data, ac_pos[coef] + ac_len[coef]) >> (LOOKUP_BITS - size)
-    return ScanRecords(dc_diff, ac_block[coef], k[coef], _extend(bits, size))
+    # Compact types: DC differences and AC values have at most 15 magnitude
+    # bits (|v| <= 32767), block indices of a chunk fit int32.
+    return ScanRecords(dc_diff.astype(np.int32), ac_block[coef].astype(np.int32),
+                       k[coef].astype(np.uint8), _extend(bits, size).astype(np.int16))
 
 
 def _block_offsets(csum: np.ndarray, ac_count: np.ndarray) -> np.ndarray:

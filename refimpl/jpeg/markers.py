@@ -45,8 +45,34 @@ APP15 = 0xEF
 COM = 0xFE  # comment
 TEM = 0x01  # temporary private use, no length
 
-MAX_PIXELS = 1 << 28  # decoder/encoder cap on width * height
-MAX_DIMENSION = 65535  # 16-bit fields of SOF (T.81 B.2.2)
+MAX_PIXELS = 1 << 28  # decoder/encoder cap on width * height (refimpl's own)
+SOF_DIMENSION_MAX = 0xFFFF  # 16-bit Y and X fields of SOF (T.81 B.2.2)
+# libjpeg-turbo's JPEG_MAX_DIMENSION (jmorecfg.h, 65500L): jcmaster.c and
+# jdinput.c refuse larger images with JERR_IMAGE_TOO_BIG, whose text is below.
+MAX_DIMENSION = 65500
+
+
+def dimension_error(width: int, height: int) -> JpegError | None:
+    """libjpeg-turbo's size check (JERR_IMAGE_TOO_BIG), or None if it passes."""
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        return JpegError(f"image too large: {width}x{height}: Maximum supported "
+                         f"image dimension is {MAX_DIMENSION} pixels")
+    return None
+
+
+def pixel_cap(max_pixels) -> int:
+    """The frame-size cap in pixels: ``max_pixels`` (an int >= 1) or MAX_PIXELS.
+
+    A value above :data:`MAX_PIXELS` is an error, not a silent clamp.
+    """
+    if max_pixels is None:
+        return MAX_PIXELS
+    if isinstance(max_pixels, (bool, np.bool_)) \
+            or not isinstance(max_pixels, (int, np.integer)) \
+            or not 1 <= max_pixels <= MAX_PIXELS:
+        raise JpegError(f"max_pixels must be an integer in 1..{MAX_PIXELS} "
+                        f"(2**28) or None, got {max_pixels!r}")
+    return int(max_pixels)
 
 _UNSUPPORTED_SOF = {
     0xC2: "progressive DCT (SOF2)",
@@ -121,7 +147,7 @@ class FrameComponent:
 def write_sof(height: int, width: int, components: Sequence[FrameComponent],
               code: int = SOF0) -> bytes:
     """Frame header (T.81 B.2.2), 8-bit precision."""
-    if not (1 <= height <= MAX_DIMENSION and 1 <= width <= MAX_DIMENSION):
+    if not (1 <= height <= SOF_DIMENSION_MAX and 1 <= width <= SOF_DIMENSION_MAX):
         raise JpegError(f"image size {width}x{height} does not fit a SOF header")
     payload = struct.pack(">BHHB", 8, height, width, len(components))
     for c in components:
@@ -220,8 +246,9 @@ class JpegFile:
 class _Reader:
     """Marker-level parser state."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, max_pixels: int = MAX_PIXELS):
         self.data = data
+        self.max_pixels = max_pixels
         self.array = np.frombuffer(data, dtype=np.uint8)
         self.pos = 0
         self.file = JpegFile()
@@ -261,12 +288,15 @@ class _Reader:
         return payload
 
 
-def parse_jpeg(data: bytes) -> JpegFile:
+def parse_jpeg(data: bytes, max_pixels: int | None = None) -> JpegFile:
     """Parse a JPEG interchange-format stream.
 
     Parameters
     ----------
     data : bytes
+    max_pixels : int, optional
+        Refuse a frame of more than this many pixels (width * height) as
+        soon as its SOF header is read; default :data:`MAX_PIXELS`.
 
     Returns
     -------
@@ -276,14 +306,21 @@ def parse_jpeg(data: bytes) -> JpegFile:
     ------
     JpegError
         For anything but a well-formed 8-bit sequential Huffman stream whose
-        frame has 1 or 3 components and at most :data:`MAX_PIXELS` pixels.
+        frame has 1 or 3 components, at most :data:`MAX_DIMENSION` pixels
+        a side and at most ``max_pixels`` pixels.
     """
+    cap = pixel_cap(max_pixels)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise JpegError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if len(data) < 2 or data[0] != 0xFF or data[1] != SOI:
         raise JpegError("not a JPEG file: missing SOI marker")
-    r = _Reader(data)
+    # libjpeg would skip garbage after SOI, but applications identify JPEG
+    # by FF D8 FF (Pillow's JpegImagePlugin._accept, file(1)); we agree with
+    # them rather than decode files they refuse.
+    if len(data) < 3 or data[2] != 0xFF:
+        raise JpegError("not a JPEG file: SOI is not followed by a marker")
+    r = _Reader(data, cap)
     r.pos = 2
     while True:
         code = r.next_marker()
@@ -317,12 +354,21 @@ def _dispatch(r: _Reader, code: int) -> None:
         payload = r.segment(code)
         if len(payload) >= 14 and payload[:5] == b"JFIF\x00":  # APP0_DATA_LEN
             r.file.saw_jfif = True
+        elif payload[:4] == b"JFIF" and len(payload) < 12:
+            # libjpeg skips it; Pillow's APP handler reads version, unit and
+            # densities (12 bytes) and fails on a shorter one.
+            raise JpegError(f"corrupt data: JFIF APP0 segment of {len(payload)} "
+                            "bytes (at least 12 needed)")
     elif code == APP14:
         payload = r.segment(code)
         if len(payload) >= 12 and payload[:5] == b"Adobe":  # APP14_DATA_LEN
             r.file.adobe_transform = payload[11]
     elif APP0 <= code <= APP15 or code in (COM, DAC):
         r.segment(code)  # skipped
+    elif code == TEM and not r.file.scans:
+        # libjpeg ignores TEM, but Pillow's header parser (JpegImagePlugin)
+        # refuses any marker below 0xFFC0 before the first scan.
+        raise JpegError("unsupported: marker TEM (0xFF01) before the first scan")
     elif RST0 <= code <= RST7 or code == TEM:
         pass  # parameterless markers outside a scan are ignored (libjpeg)
     elif code == SOI:
@@ -351,9 +397,12 @@ def _parse_sof(r: _Reader, p: bytes) -> None:
         raise JpegError("unsupported: DNL-defined image height (height 0)")
     if width == 0:
         raise JpegError("corrupt data: image width 0")
-    if width * height > MAX_PIXELS:
-        raise JpegError(f"image too large: {width}x{height} exceeds the cap of "
-                        f"{MAX_PIXELS} pixels")
+    too_big = dimension_error(width, height)
+    if too_big is not None:
+        raise too_big
+    if width * height > r.max_pixels:
+        raise JpegError(f"image too large: {width}x{height} = {width * height} "
+                        f"pixels exceeds the cap of {r.max_pixels} pixels")
     comps = []
     for i in range(count):
         ident, hv, tq = p[6 + 3 * i:9 + 3 * i]
@@ -397,6 +446,11 @@ def _parse_dqt(r: _Reader, p: bytes) -> None:
             raise JpegError("DQT segment too short")
         raw = np.frombuffer(p, dtype=">u2" if pq else np.uint8, count=BLOCK_SIZE,
                             offset=i + 1).astype(np.int64)
+        # libjpeg keeps the entry as UINT16 (jdmarker.c get_dqt) but its islow
+        # IDCT multiplies through ISLOW_MULT_TYPE, a 16-bit ``short`` in
+        # SIMD builds such as Pillow's (jmorecfg.h MULTIPLIER, jddctmgr.c):
+        # entries 32768..65535 act as entry - 65536.  We do the same.
+        raw = np.where(raw > 0x7FFF, raw - 0x10000, raw)
         table = np.empty(BLOCK_SIZE, dtype=np.int64)
         table[NATURAL_ORDER] = raw  # entries arrive in zig-zag order
         r.quant[tq] = table
@@ -436,12 +490,45 @@ def _parse_sos(r: _Reader, p: bytes) -> None:
                              r.restart_interval, data, segments))
 
 
+def _refuse_filled_stuffing(a: np.ndarray, ff: np.ndarray, nxt: np.ndarray) -> None:
+    """JpegError for 0xFF 0xFF... 0x00 in a scan without restart markers.
+
+    libjpeg-turbo's byte-wise reader (jdhuff.c ``jpeg_fill_bit_buffer``)
+    skips extra 0xFF bytes and takes FF..FF 00 as one data byte 0xFF, but in
+    a scan without restart markers it decodes an MCU with its fast path
+    (``decode_mcu_fast``) whenever at least 512 bytes per block of the MCU
+    are buffered.  That path takes FF FF for a marker, decodes the rest of
+    the MCU from zero bits, then hands the MCU to the slow path, which
+    re-decodes it correctly but overwrites only the coefficients it finds:
+    the fast path's stray coefficients remain.  Whether that happens
+    depends on how many bytes the application has buffered (bytes after EOI
+    included), not on the file, so there is no one libjpeg answer to match.
+    """
+    fill = ff[nxt == 0xFF]  # 0xFF followed by 0xFF
+    if not fill.size:
+        return
+    # The byte that ends each run of 0xFF bytes (one exists: the scan's end
+    # marker follows every fill byte the caller passes).
+    lo = int(fill[0])
+    not_ff = np.flatnonzero(a[lo:] != 0xFF) + lo
+    run_end = not_ff[np.searchsorted(not_ff, fill)]
+    bad = fill[a[run_end] == 0x00]
+    if bad.size:
+        raise JpegError("unsupported: 0xFF fill bytes before a stuffed 0xFF00 "
+                        f"in entropy-coded data at offset {int(bad[0])} (a scan "
+                        "without restart markers; libjpeg-turbo's result "
+                        "depends on its input buffering)")
+
+
 def _entropy_data(r: _Reader):
     """Unstuffed entropy-coded data after SOS, split at RST markers.
 
     Follows libjpeg's reading: 0xFF 0x00 is a data byte 0xFF; extra 0xFF fill
-    bytes are skipped; RSTm separates segments (m must cycle 0..7); any
-    other marker ends the scan (``pos`` is left on it).
+    bytes before a marker are skipped (T.81 B.1.1.2), and so are extra 0xFF
+    bytes before a stuffed 0xFF 0x00 in a scan with restart markers (see
+    :func:`_refuse_filled_stuffing` for a scan without); RSTm separates
+    segments (m must cycle 0..7); any other marker ends the scan (``pos`` is
+    left on it).
     """
     a = r.array
     start = r.pos
@@ -454,6 +541,8 @@ def _entropy_data(r: _Reader):
     first_end = int(np.argmax(is_end))
     end = int(ff[first_end])
     ff, nxt, is_rst = ff[:first_end], nxt[:first_end], is_rst[:first_end]
+    if not r.restart_interval:
+        _refuse_filled_stuffing(a, ff, nxt)
     # Bytes to drop: stuffed 0x00, fill 0xFF, and both bytes of RST markers.
     rst_pos = ff[is_rst]
     drop = np.concatenate([ff[nxt == 0] + 1, ff[nxt == 0xFF], rst_pos, rst_pos + 1])
