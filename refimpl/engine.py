@@ -26,12 +26,13 @@ import numpy as np
 
 from . import fixedpoint as fx
 from .errors import RefimplError
-from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, windows
+from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, pad_hw
 from .quantize import ENGINE_KINDS, QLayer, QNetwork
 from .spec import LayerSpec, layer_shapes
 
 FLOAT_EXACT_MAX_K = 1 << 23      # K * 2**30 <= 2**53: every float64 partial sum is an exact integer
 REPLAY_CHUNK = 4096              # outputs replayed at once when an overflow is possible
+LRN_BLOCK = 1 << 16              # LRN elements per block: 0.5 MB of float64 per temporary, cache-resident
 
 
 @dataclass
@@ -188,8 +189,23 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
 
 
 def maxpool(x: np.ndarray, layer: LayerSpec):
-    """Max over kernel x kernel windows; padding never wins (it is the int16 minimum)."""
-    y = windows(x, layer.kernel, layer.stride, layer.pad, np.iinfo(np.int16).min).max(axis=(4, 5))
+    """Max over kernel x kernel windows; padding never wins (it is the int16 minimum).
+
+    Separable: the max over kx of each row, then over ky of those (max is
+    associative and commutative, so this is the window max exactly; the
+    direct loop in kernels.maxpool_direct is the oracle).
+    """
+    k, s = layer.kernel, layer.stride
+    xp = pad_hw(x, layer.pad, np.iinfo(np.int16).min)
+    ho = (xp.shape[2] - k) // s + 1
+    wo = (xp.shape[3] - k) // s + 1
+    span_w, span_h = s * (wo - 1) + 1, s * (ho - 1) + 1
+    rows = xp[..., 0:span_w:s].copy()
+    for kx in range(1, k):
+        np.maximum(rows, xp[..., kx:kx + span_w:s], out=rows)
+    y = rows[:, :, 0:span_h:s].copy()
+    for ky in range(1, k):
+        np.maximum(y, rows[:, :, ky:ky + span_h:s], out=y)
     return y, LayerStats(0, 0, y.size)
 
 
@@ -198,12 +214,56 @@ def _lrn_tables(size, alpha, beta, k):
     return fx.lrn_tables(size, alpha, beta, k)
 
 
+@lru_cache(maxsize=None)
+def _lrn_plan(size, alpha, beta, k, frac, mode):
+    return fx.lrn_f64_plan(_lrn_tables(size, alpha, beta, k), size, frac, mode)
+
+
+def _lrn_f64(x: np.ndarray, size: int, plan) -> tuple:
+    """fx.lrn_scale_f64 over blocks of LRN_BLOCK elements (cache-resident), int16 out.
+
+    The window sum of a**2 is a float64 cumulative sum over channels: integers
+    below size * 2**30, exact.  P[j] = sum of a**2 over channels < clip(j - h, 0, C),
+    so channel c's window [c-h, c+h] sums to P[c + 2h + 1] - P[c].
+    """
+    n, c, h, w = x.shape
+    half = size // 2
+    out = np.empty(x.shape, dtype=np.int16)
+    frames = max(1, LRN_BLOCK // (c * h * w))
+    rows = h if frames > 1 else max(1, LRN_BLOCK // (c * w))
+    lo, hi = fx.int_range(fx.WORD_BITS)
+    sat = 0
+    for f0 in range(0, n, frames):
+        for r0 in range(0, h, rows):
+            blk = x[f0:f0 + frames, :, r0:r0 + rows]
+            a = blk.astype(np.float64)
+            p = np.empty((a.shape[0], c + 2 * half + 1) + a.shape[2:])
+            p[:, :half + 1] = 0.0
+            np.multiply(a, a, out=p[:, half + 1:half + 1 + c])
+            np.cumsum(p[:, half + 1:half + 1 + c], axis=1, out=p[:, half + 1:half + 1 + c])
+            p[:, half + 1 + c:] = p[:, half + c:half + c + 1]
+            b = fx.lrn_scale_f64(a, p[:, 2 * half + 1:] - p[:, :c], plan)
+            if b.size and (b.min() < lo or b.max() > hi):
+                sat += int(np.count_nonzero(b < lo)) + int(np.count_nonzero(b > hi))
+                np.clip(b, lo, hi, out=b)
+            out[f0:f0 + frames, :, r0:r0 + rows] = b
+    return out, sat
+
+
 def lrn(x: np.ndarray, layer: LayerSpec, ql: QLayer):
-    """Cross-channel LRN in fixed point (fixedpoint.lrn_scale); keeps the input format."""
+    """Cross-channel LRN in fixed point (fixedpoint.lrn_scale); keeps the input format.
+
+    Exact float64 evaluation (fixedpoint.lrn_scale_f64) where its bounds hold
+    (always for the shipped networks), else the int64 definition.
+    """
+    params = (layer.lrn_size, layer.lrn_alpha, layer.lrn_beta, layer.lrn_k)
+    plan = _lrn_plan(*params, ql.in_frac, ql.rounding)
+    if plan is not None:
+        y, sat = _lrn_f64(x, layer.lrn_size, plan)
+        return y, LayerStats(0, sat, y.size)
     a = x.astype(np.int64)
     ssq = lrn_window_sum(a * a, layer.lrn_size)
-    tables = _lrn_tables(layer.lrn_size, layer.lrn_alpha, layer.lrn_beta, layer.lrn_k)
-    y, sat = fx.saturate(fx.lrn_scale(a, ssq, ql.in_frac, tables, ql.rounding))
+    y, sat = fx.saturate(fx.lrn_scale(a, ssq, ql.in_frac, _lrn_tables(*params), ql.rounding))
     return y.astype(np.int16), LayerStats(0, sat, y.size)
 
 

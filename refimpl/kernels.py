@@ -6,7 +6,8 @@ added in the canonical order (bias first, then in_channel, ky, kx; fc: the
 addition.  Slow by design; the tests hold the fast and tiled engines to it
 bit for bit.  Requantization is written out with Python's ``>>`` (an
 arithmetic shift on ints) so that it stays independent of fixedpoint's
-vectorised code; LRN uses fixedpoint's tables, which are the contract.
+vectorised code; LRN uses fixedpoint's tables, which are the contract, and
+evaluates them with int.bit_length and shift_round.
 """
 from __future__ import annotations
 
@@ -130,6 +131,20 @@ def maxpool_direct(x, layer):
     return out
 
 
+def lrn_scale_direct(a: int, ssq: int, frac: int, tables: dict, mode: str) -> int:
+    """fixedpoint.lrn_scale for one value, in Python integers (int.bit_length, shift_round):
+    the readable definition of the LRN scale, independent of both vectorised versions."""
+    d = tables["K_Q"] + shift_round(ssq * tables["ALPHA_Q"], tables["ALPHA_FRAC"] + 2 * frac - fx.LRN_D_FRAC, mode)
+    e = d.bit_length() - 1                                   # d = m * 2**e, 1 <= m < 2
+    below = fx.LRN_INDEX_BITS + fx.LRN_INTERP_BITS
+    bits = shift_round(d, e - below, "truncate") - (1 << below)     # the 16 bits under the leading one
+    i, t = bits >> fx.LRN_INTERP_BITS, bits & ((1 << fx.LRN_INTERP_BITS) - 1)
+    lut = [int(v) for v in tables["MANT_LUT"][i:i + 2]]
+    mant = (lut[0] << fx.LRN_INTERP_BITS) + (lut[1] - lut[0]) * t
+    shift = fx.LRN_TABLE_FRAC + fx.LRN_INTERP_BITS + fx.LRN_TABLE_FRAC + int(tables["EXP_SHIFT"][e])
+    return shift_round(a * mant * int(tables["EXP_LUT"][e]), shift, mode)
+
+
 def lrn_direct(x, layer, ql):
     """int (C, H, W) -> (int16 (C, H, W), saturations): window sum of squares by loop."""
     c, h, w = x.shape
@@ -137,12 +152,12 @@ def lrn_direct(x, layer, ql):
     half = layer.lrn_size // 2
     out = np.zeros_like(x, dtype=np.int16)
     saturations = 0
+    lo, hi = _range(16)
     for ch in range(c):
         for y in range(h):
             for xx in range(w):
                 ssq = sum(int(x[j, y, xx]) ** 2 for j in range(max(0, ch - half), min(c, ch + half + 1)))
-                v = int(fx.lrn_scale(np.array([int(x[ch, y, xx])]), np.array([ssq]), ql.in_frac, tables, ql.rounding)[0])
-                lo, hi = _range(16)
+                v = lrn_scale_direct(int(x[ch, y, xx]), ssq, ql.in_frac, tables, ql.rounding)
                 saturations += not (lo <= v <= hi)
                 out[ch, y, xx] = min(max(v, lo), hi)
     return out, saturations
