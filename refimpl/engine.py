@@ -31,7 +31,9 @@ from .quantize import ENGINE_KINDS, QLayer, QNetwork
 from .spec import LayerSpec, layer_shapes
 
 FLOAT_EXACT_MAX_K = 1 << 23      # K * 2**30 <= 2**53: every float64 partial sum is an exact integer
-REPLAY_CHUNK = 4096              # outputs replayed at once when an overflow is possible
+SCREEN_BLOCK = 64                # products per block of the overflow screen (engine._screen)
+WALK_BLOCK = 64                  # products per block of the saturating replay (engine._saturating_walk)
+REPLAY_ELEMENTS = 1 << 20        # products held at once by the replay (8 MB of int64)
 LRN_BLOCK = 1 << 16              # LRN elements per block: 0.5 MB of float64 per temporary, cache-resident
 
 
@@ -62,59 +64,177 @@ def products_sum(w64: np.ndarray, cols64: np.ndarray) -> np.ndarray:
     return np.matmul(w64.astype(np.int64), cols64.astype(np.int64))
 
 
-def _replay(w, cols64, init, idx, ql: QLayer, where: str, offset: int):
-    """Step-by-step accumulation of the outputs idx = (n, m, p) in the canonical order,
-    starting from init (N, M, P).  Returns (acc values, overflowed mask)."""
+def _saturating_walk(v, prods, bits: int):
+    """Saturating ``bits``-bit accumulation of prods (u, K) int64 onto v (u,), in order, WALK_BLOCK
+    products at a time.  Returns (final v, overflowed (u,)).
+
+    In a block with prefix sums q_j: when v + q_j stays in range the block adds
+    q_B.  Otherwise, if only the upper bound is ever hit, the walk is
+    s_k = min(v + q_k, hi + q_k - max_{j<=k} q_j) (by induction on
+    s_k = min(s_{k-1} + p_k, hi)), valid when no pre-clamp value s_{k-1} + p_k is
+    below lo; the lower bound mirrors it; lanes that hit both in one block step.
+    """
+    lo, hi = fx.int_range(bits)
+    v = v.copy()
+    over = np.zeros(v.size, dtype=bool)
+    for b0 in range(0, prods.shape[1], WALK_BLOCK):
+        blk = prods[:, b0:b0 + WALK_BLOCK]
+        q = np.cumsum(blk, axis=1)
+        x = v[:, None] + q
+        cross = (x.max(axis=1) > hi) | (x.min(axis=1) < lo)
+        v = np.where(cross, v, x[:, -1])
+        if not cross.any():
+            continue
+        ci = np.flatnonzero(cross)
+        vc, qc, bc = v[ci, None], q[ci], blk[ci]
+        su = np.minimum(vc + qc, hi + qc - np.maximum.accumulate(qc, axis=1))
+        pre_u = np.concatenate([vc, su[:, :-1]], axis=1) + bc
+        sl = np.maximum(vc + qc, lo + qc - np.minimum.accumulate(qc, axis=1))
+        pre_l = np.concatenate([vc, sl[:, :-1]], axis=1) + bc
+        ok_u, ok_l = pre_u.min(axis=1) >= lo, pre_l.max(axis=1) <= hi
+        v[ci] = np.where(ok_u, su[:, -1], sl[:, -1])
+        over[ci] |= np.where(ok_u, pre_u.max(axis=1) > hi, ok_l & (pre_l.min(axis=1) < lo))
+        both = np.flatnonzero(~ok_u & ~ok_l)
+        if both.size:                                   # both bounds within one block: step by step
+            lanes = ci[both]
+            a = vc[both, 0]
+            o = np.zeros(lanes.size, dtype=bool)
+            for k in range(bc.shape[1]):
+                a, ok = fx.acc_add(a, bc[both, k], bits, "saturate")
+                o |= ok
+            v[lanes] = a
+            over[lanes] |= o
+    return v, over
+
+
+def _replay(w, cols64, init, idx, ql: QLayer):
+    """Exact accumulation of the outputs idx = (n, m, p) in the canonical order,
+    starting from init (N, M, P) int64.  Returns (acc values, overflowed mask).
+
+    The accumulator leaves its range for the first time exactly where the exact
+    prefix sum (bias first) does, so 'overflowed' is "some exact prefix is out of
+    range" for every policy; wrap ends at wrap(exact sum) (wrapping is addition
+    mod 2**acc_bits); saturate walks the clamps (_saturating_walk).
+    """
     n, m, p = idx
+    lo, hi = fx.int_range(ql.acc_bits)
     acc = np.empty(n.size, dtype=np.int64)
     overflowed = np.zeros(n.size, dtype=bool)
-    for lo in range(0, n.size, REPLAY_CHUNK):
-        sl = slice(lo, lo + REPLAY_CHUNK)
+    k = w.shape[1]
+    lanes = max(1, REPLAY_ELEMENTS // max(k, 1))
+    for lo_i in range(0, n.size, lanes):
+        sl = slice(lo_i, lo_i + lanes)
         prods = w[m[sl]].astype(np.int64) * cols64[n[sl], :, p[sl]].astype(np.int64)     # (u, K)
-        a, over = fx.acc_add(0, init[n[sl], m[sl], p[sl]], ql.acc_bits, ql.overflow)
-        any_over = over
-        for k in range(prods.shape[1]):
-            if ql.overflow == "error" and any_over.any():
-                break
-            a, over = fx.acc_add(a, prods[:, k], ql.acc_bits, ql.overflow)
-            any_over = any_over | over
-        if ql.overflow == "error" and any_over.any():
-            j = int(np.flatnonzero(any_over)[0]) + lo
-            raise RefimplError(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
-                               f"at frame {int(n[j])}, {where} {int(m[j]) + offset}, position {int(p[j])}")
+        start = init[n[sl], m[sl], p[sl]]
+        first = (start < lo) | (start > hi)
+        if ql.overflow == "saturate":
+            a, over = _saturating_walk(np.clip(start, lo, hi), prods, ql.acc_bits)
+        else:
+            prefix = np.cumsum(prods, axis=1)
+            prefix += start[:, None]
+            over = (prefix.max(axis=1, initial=lo) > hi) | (prefix.min(axis=1, initial=hi) < lo)
+            a = fx.wrap(prefix[:, -1] if k else start, ql.acc_bits)
         acc[sl] = a
-        overflowed[sl] = any_over
+        overflowed[sl] = over | first
     return acc, overflowed
 
 
+def screen_block(k: int) -> int:
+    """Block length of the overflow screen for K products: the largest divisor of K
+    up to SCREEN_BLOCK (no padding copy), or SCREEN_BLOCK when that divisor is below
+    a quarter of it (K prime, say)."""
+    best = max(d for d in range(1, min(k, SCREEN_BLOCK) + 1) if k % d == 0)
+    return best if 4 * best >= SCREEN_BLOCK else SCREEN_BLOCK
+
+
+def _screen(w64, cols64, init, ql: QLayer):
+    """Block sums and outputs that might overflow, for every output of W (M, K) x cols (N, K, P).
+
+    K is cut in blocks of screen_block(K) products; S_b = W_b @ cols_b and
+    T_b = |W_b| @ |cols_b| are exact GEMMs.  Inside block b every prefix sum lies in
+    [E_b - N_b, E_b + P_b], E_b the exact prefix before the block (bias included),
+    P_b = (T_b + S_b) / 2 and N_b = (T_b - S_b) / 2 the block's positive and negative
+    product mass.  An output whose envelopes all stay in range cannot overflow.
+    Returns (exact sums + init int64 (N, M, P), bool (N, M, P) might-overflow), or None
+    when the float64 envelope is not exact (|init| >= 2**52 or K > FLOAT_EXACT_MAX_K).
+    """
+    m_, k = w64.shape
+    n_ = cols64.shape[0]
+    if k > FLOAT_EXACT_MAX_K or (init.size and np.abs(init).max() >= 1 << 52):
+        return None
+    b = screen_block(k)
+    nb = -(-k // b)
+    if nb * b != k:                                             # no divisor near SCREEN_BLOCK: zero-pad
+        w64 = np.pad(w64, ((0, 0), (0, nb * b - k)))
+        cols64 = np.pad(cols64, ((0, 0), (0, nb * b - k), (0, 0)))
+    wb = np.ascontiguousarray(w64.reshape(m_, nb, b).transpose(1, 0, 2))
+    xb = cols64.reshape(n_, nb, b, -1)
+    s = np.matmul(wb, xb)                                       # (N, nb, M, P), exact integers
+    t = np.matmul(np.abs(wb), np.abs(xb))
+    before = np.cumsum(s, axis=1)
+    total = before[:, -1].copy()
+    before -= s
+    before += init.astype(np.float64)[:, None]
+    lo, hi = fx.int_range(ql.acc_bits)
+    t += s
+    t *= 0.5                                                    # P_b
+    up = (before + t).max(axis=1)
+    t -= s                                                      # N_b = P_b - S_b
+    down = (before - t).min(axis=1)
+    risky = (up > hi) | (down < lo) | (init < lo) | (init > hi)
+    return total.astype(np.int64) + init, risky
+
+
 def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarray, init: np.ndarray,
-               xmax: int, ql: QLayer, where: str = "output channel", offset: int = 0):
+               xmax: int, ql: QLayer):
     """Accumulator values of W (M, K) against cols (N, K, P), starting from ``init``.
 
     w64, l1 : W as float64 (M, K) and its row L1 norms, int64 (M,).
     init    : int64 (M,), the aligned bias (first reduction chunk), or (N, M, P),
               psums carried from the previous chunk (tiled engine).
     xmax    : max |x| over cols.
-    Returns (acc int64 (N, M, P), (n, m, p) indices of the outputs that overflowed).
+    Returns (acc int64 (N, M, P), (n, m, p) indices of the outputs that overflowed,
+    in (n, m, p) order).  Under 'error' the caller raises on the first of them
+    (overflow_error); acc is then meaningless there.
     """
-    acc = products_sum(w64, cols64)
+    n_, p_ = cols64.shape[0], cols64.shape[2]
     init_max = np.abs(init) if init.ndim == 1 else np.abs(init).max(axis=(0, 2), initial=0)
     init = init[None, :, None] if init.ndim == 1 else init
-    acc += init
     hi = fx.int_range(ql.acc_bits)[1]
     risky = np.flatnonzero(init_max + l1 * xmax > hi)
     none = (np.empty(0, np.int64),) * 3
     if risky.size == 0:
+        acc = products_sum(w64, cols64)
+        acc += init
         return acc, none
-    tight = products_sum(np.abs(w64[risky]), np.abs(cols64)) + np.abs(init[:, risky])
-    n, r, p = np.nonzero(tight > hi)
+    acc = np.empty((n_, w64.shape[0], p_), dtype=np.int64)
+    safe = np.setdiff1d(np.arange(w64.shape[0]), risky)
+    if safe.size:
+        acc[:, safe] = products_sum(w64[safe], cols64) + init[:, safe]
+    init_r = np.broadcast_to(init[:, risky], (n_, risky.size, p_))
+    screened = _screen(w64[risky], cols64, init_r, ql)
+    if screened is None:
+        acc[:, risky] = products_sum(w64[risky], cols64) + init_r
+        maybe = np.ones(init_r.shape, dtype=bool)
+    else:
+        acc[:, risky], maybe = screened
+    n, r, p = np.nonzero(maybe)
     if n.size == 0:
         return acc, none
     m = risky[r]
-    full_init = np.broadcast_to(init, acc.shape)
-    vals, over = _replay(w.reshape(w.shape[0], -1), cols64, full_init, (n, m, p), ql, where, offset)
+    vals, over = _replay(w.reshape(w.shape[0], -1), cols64, np.broadcast_to(init, acc.shape), (n, m, p), ql)
     acc[n, m, p] = vals
     return acc, (n[over], m[over], p[over])
+
+
+def overflow_error(ql: QLayer, n, m, p, wo: int | None):
+    """RefimplError naming the first overflowing output in (frame, out_channel, row, col)
+    order, given the coordinates of all of them (fc: wo None, 'output N')."""
+    j = np.lexsort((p, m, n))[0]
+    where = f"output {int(m[j])}" if wo is None else \
+        f"output channel {int(m[j])}, row {int(p[j]) // wo}, col {int(p[j]) % wo}"
+    return RefimplError(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
+                        f"at frame {int(n[j])}, {where}")
 
 
 # ---------------------------------------------------------------- layers
@@ -165,13 +285,16 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     kg, mg = cols.shape[1] // g, w.shape[0] // g
     b = bias_acc(ql)
     acc = np.empty((n, w.shape[0], ho * wo), dtype=np.int64)
-    overflows = 0
+    over = []
     for i in range(g):
         rows = slice(i * mg, (i + 1) * mg)
-        part, over = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql,
-                                "output channel", offset=i * mg)
+        part, (on, om, op) = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql)
         acc[:, rows] = part
-        overflows += over[0].size
+        over.append((on, om + i * mg, op))
+    on, om, op = (np.concatenate(a) for a in zip(*over))
+    if ql.overflow == "error" and on.size:
+        raise overflow_error(ql, on, om, op, wo)
+    overflows = on.size
     y, sat = _requant(acc, ql, w.shape[0])
     return y.reshape(n, w.shape[0], ho, wo), LayerStats(overflows, sat, y.size)
 
@@ -182,8 +305,10 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
     cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
     xmax = int(np.abs(flat.astype(np.int32)).max()) if flat.size else 0
     w64, l1 = weights64(qnet, ql)
-    acc, over = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql, "output")
-    overflows = over[0].size
+    acc, (on, om, op) = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql)
+    if ql.overflow == "error" and on.size:
+        raise overflow_error(ql, op, om, on, None)           # fc: frames are the GEMM columns
+    overflows = on.size
     y, sat = _requant(acc, ql, ql.weights.shape[0])
     return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(overflows, sat, y.size)
 

@@ -37,6 +37,10 @@ def shift_round(v: int, s: int, mode: str) -> int:
     raise RefimplError(f"unknown rounding mode '{mode}'")
 
 
+class AccOverflow(RefimplError):
+    """An 'error'-policy overflow in the direct loop; the caller names the output."""
+
+
 def acc_step(acc: int, p: int, bits: int, policy: str):
     """(acc + p with the overflow policy applied, overflowed?)."""
     lo, hi = _range(bits)
@@ -47,7 +51,7 @@ def acc_step(acc: int, p: int, bits: int, policy: str):
         return (hi if s > hi else lo), True
     if policy == "wrap":
         return ((s - lo) % (1 << bits)) + lo, True
-    raise RefimplError(f"accumulator overflow (policy '{policy}')")
+    raise AccOverflow(f"accumulator overflow (policy '{policy}')")
 
 
 def output_word(acc: int, shift: int, mode: str, relu: bool):
@@ -78,16 +82,20 @@ def conv_direct(x, w, bias, layer, ql):
         b = shift_round(int(bias[out_c]), ql.b_frac - acc_frac, ql.rounding)
         for out_y in range(ho):
             for out_x in range(wo):
-                acc, over = acc_step(0, b, ql.acc_bits, ql.overflow)
-                for in_c in range(cg):
-                    for filter_y in range(k):
-                        in_y = out_y * layer.stride - layer.pad + filter_y
-                        for filter_x in range(k):
-                            in_x = out_x * layer.stride - layer.pad + filter_x
-                            if 0 <= in_y < h and 0 <= in_x < wd:
-                                p = int(x[group * cg + in_c, in_y, in_x]) * int(w[out_c, in_c, filter_y, filter_x])
-                                acc, o = acc_step(acc, p, ql.acc_bits, ql.overflow)
-                                over |= o
+                try:
+                    acc, over = acc_step(0, b, ql.acc_bits, ql.overflow)
+                    for in_c in range(cg):
+                        for filter_y in range(k):
+                            in_y = out_y * layer.stride - layer.pad + filter_y
+                            for filter_x in range(k):
+                                in_x = out_x * layer.stride - layer.pad + filter_x
+                                if 0 <= in_y < h and 0 <= in_x < wd:
+                                    p = int(x[group * cg + in_c, in_y, in_x]) * int(w[out_c, in_c, filter_y, filter_x])
+                                    acc, o = acc_step(acc, p, ql.acc_bits, ql.overflow)
+                                    over |= o
+                except AccOverflow:
+                    raise AccOverflow(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
+                                      f"at output channel {out_c}, row {out_y}, col {out_x}") from None
                 overflows += over
                 out[out_c, out_y, out_x], sat = output_word(acc, acc_frac - ql.out_frac, ql.rounding, ql.relu)
                 saturations += sat
@@ -101,10 +109,15 @@ def fc_direct(x, w, bias, ql):
     overflows = saturations = 0
     for o in range(w.shape[0]):
         acc_frac = ql.in_frac + _channel(ql.w_frac, o)
-        acc, over = acc_step(0, shift_round(int(bias[o]), ql.b_frac - acc_frac, ql.rounding), ql.acc_bits, ql.overflow)
-        for i, v in enumerate(flat):
-            acc, ov = acc_step(acc, v * int(w[o, i]), ql.acc_bits, ql.overflow)
-            over |= ov
+        try:
+            acc, over = acc_step(0, shift_round(int(bias[o]), ql.b_frac - acc_frac, ql.rounding), ql.acc_bits,
+                                 ql.overflow)
+            for i, v in enumerate(flat):
+                acc, ov = acc_step(acc, v * int(w[o, i]), ql.acc_bits, ql.overflow)
+                over |= ov
+        except AccOverflow:
+            raise AccOverflow(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
+                              f"at output {o}") from None
         overflows += over
         out[o, 0, 0], sat = output_word(acc, acc_frac - ql.out_frac, ql.rounding, ql.relu)
         saturations += sat

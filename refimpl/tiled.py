@@ -77,7 +77,7 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
         wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
         l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
         init = bias[t.m0:t.m1] if t.first_chunk else psum
-        psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql, "output channel", t.m0)
+        psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql)
         pix = slice(t.y0 * g.wo, t.y1 * g.wo)
         overflowed[on, om + t.m0, op + pix.start] = True
         y_tile = None
@@ -95,6 +95,9 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
         counters += c
         if hook is not None:
             hook(TileData(layer.name, t, patch, wt, psum.reshape(n, -1, t.y1 - t.y0, g.wo), y_tile, c))
+    if ql.overflow == "error" and overflowed.any():
+        on, om, op = np.nonzero(overflowed)
+        raise engine.overflow_error(ql, on, om, op, g.wo if layer.kind == "conv" else None)
     stats = engine.LayerStats(int(np.count_nonzero(overflowed)), saturations, out.size)
     if layer.kind == "fc":
         out = out.reshape(n, -1, 1, 1)
