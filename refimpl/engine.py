@@ -26,7 +26,7 @@ import numpy as np
 
 from . import fixedpoint as fx
 from .errors import RefimplError
-from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, pad_hw
+from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, pad_hw, windows
 from .quantize import ENGINE_KINDS, QLayer, QNetwork
 from .spec import LayerSpec, layer_shapes
 
@@ -34,6 +34,8 @@ FLOAT_EXACT_MAX_K = 1 << 23      # K * 2**30 <= 2**53: every float64 partial sum
 SCREEN_BLOCK = 64                # products per block of the overflow screen (engine._screen)
 WALK_BLOCK = 64                  # products per block of the saturating replay (engine._saturating_walk)
 REPLAY_ELEMENTS = 1 << 20        # products held at once by the replay (8 MB of int64)
+MERGE_PIXELS = 1024              # conv layers with fewer output pixels run a batch as one GEMM
+CHUNK_BYTES = 96 << 20           # working set of one chunk of frames (engine.frames_per_chunk)
 LRN_BLOCK = 1 << 16              # LRN elements per block: 0.5 MB of float64 per temporary, cache-resident
 
 
@@ -167,7 +169,7 @@ def _screen(w64, cols64, init, ql: QLayer):
     if nb * b != k:                                             # no divisor near SCREEN_BLOCK: zero-pad
         w64 = np.pad(w64, ((0, 0), (0, nb * b - k)))
         cols64 = np.pad(cols64, ((0, 0), (0, nb * b - k), (0, 0)))
-    wb = np.ascontiguousarray(w64.reshape(m_, nb, b).transpose(1, 0, 2))
+    wb = w64.reshape(m_, nb, b).transpose(1, 0, 2)             # (nb, M, b) views: BLAS reads them strided
     xb = cols64.reshape(n_, nb, b, -1)
     s = np.matmul(wb, xb)                                       # (N, nb, M, P), exact integers
     t = np.matmul(np.abs(wb), np.abs(xb))
@@ -212,9 +214,10 @@ def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarra
     if safe.size:
         acc[:, safe] = products_sum(w64[safe], cols64) + init[:, safe]
     init_r = np.broadcast_to(init[:, risky], (n_, risky.size, p_))
-    screened = _screen(w64[risky], cols64, init_r, ql)
+    w64_r = w64 if safe.size == 0 else w64[risky]                   # no copy when every channel is risky
+    screened = _screen(w64_r, cols64, init_r, ql)
     if screened is None:
-        acc[:, risky] = products_sum(w64[risky], cols64) + init_r
+        acc[:, risky] = products_sum(w64_r, cols64) + init_r
         maybe = np.ones(init_r.shape, dtype=bool)
     else:
         acc[:, risky], maybe = screened
@@ -227,14 +230,28 @@ def accumulate(w: np.ndarray, w64: np.ndarray, l1: np.ndarray, cols64: np.ndarra
     return acc, (n[over], m[over], p[over])
 
 
-def overflow_error(ql: QLayer, n, m, p, wo: int | None):
-    """RefimplError naming the first overflowing output in (frame, out_channel, row, col)
+class AccumulatorOverflow(RefimplError):
+    """An 'error'-policy accumulator overflow at one output.
+
+    frame counts from the start of the batch; layer_index orders errors that
+    different chunks of frames found (engine.run)."""
+
+    def __init__(self, layer: str, acc_bits: int, frame: int, where: str, layer_index: int = -1):
+        self.layer, self.acc_bits, self.frame, self.where, self.layer_index = layer, acc_bits, frame, where, layer_index
+        super().__init__(f"layer {layer}: {acc_bits}-bit accumulator overflow (policy 'error') "
+                         f"at frame {frame}, {where}")
+
+    def moved(self, frames: int, layer_index: int) -> "AccumulatorOverflow":
+        return AccumulatorOverflow(self.layer, self.acc_bits, self.frame + frames, self.where, layer_index)
+
+
+def overflow_error(ql: QLayer, n, m, p, wo: int | None) -> AccumulatorOverflow:
+    """The error naming the first overflowing output in (frame, out_channel, row, col)
     order, given the coordinates of all of them (fc: wo None, 'output N')."""
     j = np.lexsort((p, m, n))[0]
     where = f"output {int(m[j])}" if wo is None else \
         f"output channel {int(m[j])}, row {int(p[j]) // wo}, col {int(p[j]) % wo}"
-    return RefimplError(f"layer {ql.name}: {ql.acc_bits}-bit accumulator overflow (policy 'error') "
-                        f"at frame {int(n[j])}, {where}")
+    return AccumulatorOverflow(ql.name, ql.acc_bits, int(n[j]), where)
 
 
 # ---------------------------------------------------------------- layers
@@ -267,9 +284,48 @@ def _requant(acc, ql: QLayer, channel_axis_len: int):
     return fx.requantize(acc, shift, ql.rounding, ql.relu)
 
 
+def _requant_f64(acc, ql: QLayer, channel_axis_len: int):
+    """fx.requantize on float64 accumulators that hold exact integers below 2**53
+    (the caller's bound): t = acc * 2**-s is exact (a power-of-two scaling) and
+    fx.round_f64 rounds it as round_shift does (for s <= 0, t is already an
+    integer and every mode leaves it); then saturate (counted), ReLU, int16."""
+    shift = np.asarray(ql.shift)
+    scale = np.exp2(-shift.astype(np.float64))
+    acc *= scale.reshape(1, channel_axis_len, 1) if shift.ndim else float(scale)
+    fx.round_f64(acc, ql.rounding)
+    lo, hi = fx.int_range(fx.WORD_BITS)
+    sat = 0
+    if acc.size and (acc.min() < lo or acc.max() > hi):
+        sat = int(np.count_nonzero(acc < lo)) + int(np.count_nonzero(acc > hi))
+        np.clip(acc, lo, hi, out=acc)
+    if ql.relu:
+        np.maximum(acc, 0.0, out=acc)
+    return acc.astype(np.int16), sat
+
+
 def bias_acc(ql: QLayer) -> np.ndarray:
     """Bias aligned to the accumulator's fractional bits, int64 (Cout,)."""
     return fx.align_bias(ql.bias.astype(np.int64), ql.b_frac, ql.acc_frac, ql.rounding)
+
+
+def _max_abs(x: np.ndarray) -> int:
+    return max(-int(x.min()), int(x.max())) if x.size else 0
+
+
+def _float_safe(b: np.ndarray, l1: np.ndarray, xmax: int, ql: QLayer) -> bool:
+    """True when no partial sum of any output can leave the accumulator range and
+    every one is below 2**53 (|bias| + L1(w_c) * max|x| bounds them all): the
+    float64 GEMM plus bias is then the exact accumulator."""
+    bound = int((np.abs(b) + l1 * xmax).max(initial=0))
+    return bound <= fx.int_range(ql.acc_bits)[1] and bound < fx.F64_EXACT_MAX
+
+
+def _im2col_frames(x: np.ndarray, layer: LayerSpec) -> np.ndarray:
+    """GEMM columns with the frames side by side, (1, C*kh*kw, N*Ho*Wo) float64: one
+    GEMM for the whole batch (frame-major columns), for layers with few pixels."""
+    v = windows(x.astype(np.float64), layer.kernel, layer.stride, layer.pad)    # (N, C, Ho, Wo, kh, kw)
+    cols = np.ascontiguousarray(v.transpose(1, 4, 5, 0, 2, 3))
+    return cols.reshape(1, cols.shape[0] * layer.kernel * layer.kernel, -1)
 
 
 def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None):
@@ -277,35 +333,56 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     n, c, h, w_ = x.shape
     g = layer.groups
     w = ql.weights
+    m_ = w.shape[0]
     w64, l1 = weights64(qnet, ql)
-    cols = im2col(x, layer.kernel, layer.stride, layer.pad)          # (N, C*kh*kw, Ho*Wo) float64
     ho = (h + 2 * layer.pad - layer.kernel) // layer.stride + 1
     wo = (w_ + 2 * layer.pad - layer.kernel) // layer.stride + 1
-    xmax = int(np.abs(x.astype(np.int32)).max()) if x.size else 0
-    kg, mg = cols.shape[1] // g, w.shape[0] // g
+    merged = n > 1 and ho * wo < MERGE_PIXELS
+    cols = _im2col_frames(x, layer) if merged else im2col(x, layer.kernel, layer.stride, layer.pad)
+    xmax = _max_abs(x)
+    kg, mg = cols.shape[1] // g, m_ // g
     b = bias_acc(ql)
-    acc = np.empty((n, w.shape[0], ho * wo), dtype=np.int64)
-    over = []
-    for i in range(g):
-        rows = slice(i * mg, (i + 1) * mg)
-        part, (on, om, op) = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows], xmax, ql)
-        acc[:, rows] = part
-        over.append((on, om + i * mg, op))
-    on, om, op = (np.concatenate(a) for a in zip(*over))
-    if ql.overflow == "error" and on.size:
-        raise overflow_error(ql, on, om, op, wo)
-    overflows = on.size
-    y, sat = _requant(acc, ql, w.shape[0])
-    return y.reshape(n, w.shape[0], ho, wo), LayerStats(overflows, sat, y.size)
+    if cols.shape[1] <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql):
+        acc = np.empty((cols.shape[0], m_, cols.shape[2]))
+        for i in range(g):
+            np.matmul(w64[i * mg:(i + 1) * mg], cols[:, i * kg:(i + 1) * kg], out=acc[:, i * mg:(i + 1) * mg])
+        acc += b.astype(np.float64)[None, :, None]
+        y, sat = _requant_f64(acc, ql, m_)
+        overflows = 0
+    else:
+        acc = np.empty((cols.shape[0], m_, cols.shape[2]), dtype=np.int64)
+        over = []
+        for i in range(g):
+            rows = slice(i * mg, (i + 1) * mg)
+            part, (on, om, op) = accumulate(w[rows], w64[rows], l1[rows], cols[:, i * kg:(i + 1) * kg], b[rows],
+                                            xmax, ql)
+            acc[:, rows] = part
+            over.append((on, om + i * mg, op))
+        on, om, op = (np.concatenate(a) for a in zip(*over))
+        if merged:                                     # columns are (frame, pixel)
+            on, op = op // (ho * wo), op % (ho * wo)
+        if ql.overflow == "error" and on.size:
+            raise overflow_error(ql, on, om, op, wo)
+        overflows = on.size
+        y, sat = _requant(acc, ql, m_)
+    if merged:
+        y = np.ascontiguousarray(y.reshape(m_, n, ho * wo).transpose(1, 0, 2))
+    return y.reshape(n, m_, ho, wo), LayerStats(overflows, sat, y.size)
 
 
 def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None):
     """int16 (N, C, H, W) -> (int16 (N, Nout, 1, 1), LayerStats); input flattened (C, H, W)."""
     flat = flatten_chw(x)                                  # (N, K)
     cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
-    xmax = int(np.abs(flat.astype(np.int32)).max()) if flat.size else 0
+    xmax = _max_abs(flat)
     w64, l1 = weights64(qnet, ql)
-    acc, (on, om, op) = accumulate(ql.weights, w64, l1, cols, bias_acc(ql), xmax, ql)
+    b = bias_acc(ql)
+    if cols.shape[1] <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql):
+        acc = np.matmul(w64, cols)
+        acc += b.astype(np.float64)[None, :, None]
+        y, sat = _requant_f64(acc, ql, ql.weights.shape[0])
+        return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(0, sat, y.size)
+    acc, (on, om, op) = accumulate(ql.weights, w64, l1, cols, b, xmax, ql)
     if ql.overflow == "error" and on.size:
         raise overflow_error(ql, op, om, on, None)           # fc: frames are the GEMM columns
     overflows = on.size
@@ -417,14 +494,24 @@ def checked_input(qnet: QNetwork, x: np.ndarray, until: str | None) -> tuple:
     return xb, layers
 
 
-def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
-    """Run the network on int16 input (3, H, W) or (N, 3, H, W) up to ``until``.
+def frames_per_chunk(qnet: QNetwork, layers) -> int:
+    """Frames the engine runs at once: the most whose largest per-layer working set
+    (GEMM columns, float64 accumulators and int64 psums, input and output words)
+    stays within CHUNK_BYTES, at least one."""
+    worst = 1
+    for s in layer_shapes(qnet.spec)[:len(layers)]:
+        c, h, w = s.in_shape
+        out = int(np.prod(s.out_shape))
+        if s.layer.kind == "conv":
+            work = 8 * c * s.layer.kernel ** 2 * out // s.out_shape[0] + 16 * out
+        else:
+            work = 8 * c * h * w + 16 * out
+        worst = max(worst, work + 2 * (c * h * w + out))
+    return max(1, CHUNK_BYTES // worst)
 
-    Returns [LayerResult] in layer order; every tensor is (N, C, H, W).
-    """
+
+def _run_frames(qnet: QNetwork, xb: np.ndarray, layers, shapes, first_frame: int = 0) -> list:
     spec = qnet.spec
-    xb, layers = checked_input(qnet, x, until)
-    shapes = {s.layer.name: s for s in layer_shapes(spec)}
     acts = {"input": xb}
     results = []
     for i, layer in enumerate(layers):
@@ -432,7 +519,64 @@ def run(qnet: QNetwork, x: np.ndarray, until: str | None = None) -> list:
         src = acts[spec.sources(i)[0]]
         if layer.weighted:
             _check_params(layer, ql, shapes[layer.name].in_shape, shapes[layer.name].weight_shape)
-        y, stats = run_layer(layer, ql, src, qnet)
+        try:
+            y, stats = run_layer(layer, ql, src, qnet)
+        except AccumulatorOverflow as exc:
+            raise exc.moved(first_frame, i) from None
         acts[layer.name] = y
         results.append(LayerResult(layer.name, layer.kind, src, y, stats))
+    return results
+
+
+def run(qnet: QNetwork, x: np.ndarray, until: str | None = None, keep=None) -> list:
+    """Run the network on int16 input (3, H, W) or (N, 3, H, W) up to ``until``.
+
+    Returns [LayerResult] in layer order; every tensor is (N, C, H, W).
+    keep : None keeps every layer's input and output; else the names of the
+           layers whose outputs are kept (the others' ``output`` is None, and a
+           layer's ``input`` is None unless its source is kept or is the input).
+    The frames run in chunks of frames_per_chunk (the engine's choice), so the
+    working memory does not grow with the batch; only kept outputs do.  Stats
+    are summed over the chunks.  An 'error'-policy overflow names the first
+    overflowing output in (layer, frame, out_channel, row, col) order, whatever
+    the chunking.
+    """
+    spec = qnet.spec
+    xb, layers = checked_input(qnet, x, until)
+    shapes = {s.layer.name: s for s in layer_shapes(spec)}
+    names = [layer.name for layer in layers]
+    kept = set(names) if keep is None else set(keep)
+    unknown = kept - set(names)
+    if unknown:
+        raise RefimplError(f"network {spec.name}: cannot keep {', '.join(sorted(unknown))}: not among the layers run")
+    chunk = frames_per_chunk(qnet, layers)
+    n = xb.shape[0]
+    if n <= chunk and keep is None:
+        return _run_frames(qnet, xb, layers, shapes)
+    outputs = {name: np.empty((n,) + tuple(shapes[name].out_shape), dtype=np.int16) for name in kept}
+    stats = [LayerStats() for _ in layers]
+    error = None
+    for f0 in range(0, n, chunk):
+        upto = layers if error is None else layers[:error.layer_index]
+        if not upto:
+            break
+        try:
+            part = _run_frames(qnet, xb[f0:f0 + chunk], upto, shapes, f0)
+        except AccumulatorOverflow as exc:       # an earlier layer in a later chunk comes first
+            error = exc
+            continue
+        for i, r in enumerate(part):
+            st = stats[i]
+            st.acc_overflows += r.stats.acc_overflows
+            st.saturations += r.stats.saturations
+            st.outputs += r.stats.outputs
+            if r.name in outputs:
+                outputs[r.name][f0:f0 + chunk] = r.output
+    if error is not None:
+        raise error
+    results = []
+    for i, layer in enumerate(layers):
+        src = spec.sources(i)[0]
+        inp = xb if src == "input" else outputs.get(src)
+        results.append(LayerResult(layer.name, layer.kind, inp, outputs.get(layer.name), stats[i]))
     return results

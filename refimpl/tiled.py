@@ -46,6 +46,29 @@ def _as_conv(x, layer: LayerSpec, ql: QLayer):
     return x, ql.weights
 
 
+def _chunk_psums(w64, layer_cols, bias, g, tiling, kk: int) -> dict:
+    """{(group, c0): psums int64 (N, mg, Ho*Wo) of the whole group after input chunk c0}.
+
+    Used when no partial sum of the layer can leave the accumulator range (the
+    caller checks |bias| + L1(w) * max|x|), so every psum is the exact sum of
+    the bias and the chunks so far: one exact GEMM per (group, chunk) over all
+    the group's channels and pixels, cumulated in chunk order; a tile's psums
+    are its block of them, the same integers its own GEMM gives.
+    """
+    out = {}
+    for group in range(g.groups):
+        rows = slice(group * g.mg, (group + 1) * g.mg)
+        psum = np.broadcast_to(bias[rows][None, :, None], (layer_cols.shape[0], g.mg, layer_cols.shape[2]))
+        for ki in range(tiling.n_k):
+            c0 = group * g.cg + ki * tiling.tk
+            c1 = min(c0 + tiling.tk, (group + 1) * g.cg)
+            gc0, gc1 = c0 - group * g.cg, c1 - group * g.cg
+            wc = np.ascontiguousarray(w64[rows, gc0:gc1]).reshape(g.mg, -1)
+            psum = engine.products_sum(wc, layer_cols[:, c0 * kk:c1 * kk]) + psum
+            out[(group, c0)] = psum
+    return out
+
+
 def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=None):
     """One conv/fc layer tile by tile: (int16 output, LayerStats, Counters)."""
     layer = shape.layer
@@ -54,7 +77,7 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     tiling = choose_tiling(shape, profile)
     n = x.shape[0]
     xp = pad_hw(x, g.pad)
-    w64, _ = engine.weights64(qnet, ql)
+    w64, l1_full = engine.weights64(qnet, ql)
     w64 = w64.reshape(w.shape[0], g.cg, g.k * g.k)
     bias = engine.bias_acc(ql)
     shift = np.asarray(ql.shift)
@@ -68,28 +91,44 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     # GEMM columns of the whole layer, built once; a tile reads its block of them,
     # (its input channels x its output pixels), the same values im2col of its patch gives
     layer_cols = im2col(x, g.k, g.stride, g.pad)                           # (N, C*k*k, Ho*Wo)
+    cannot_overflow = not np.any(np.abs(bias) + l1_full * xmax > engine.fx.int_range(ql.acc_bits)[1])
+    if cannot_overflow:
+        chunk_psums = _chunk_psums(w64, layer_cols, bias, g, tiling, kk)
+        for group in range(g.groups):
+            rows = slice(group * g.mg, (group + 1) * g.mg)
+            last = chunk_psums[(group, group * g.cg + (tiling.n_k - 1) * tiling.tk)]
+            s = shift if shift.ndim == 0 else shift[rows].reshape(1, -1, 1)
+            y, sat = engine.fx.requantize(last, s, ql.rounding, ql.relu)
+            out[:, rows] = y.reshape(n, g.mg, g.ho, g.wo)
+            saturations += sat
     for t in tiles(shape, tiling):
         gc0, gc1 = t.c0 - t.group * g.cg, t.c1 - t.group * g.cg          # group-relative input channels
         py0, py1 = t.y0 * g.stride, (t.y1 - 1) * g.stride + g.k           # padded input rows
         patch = xp[:, t.c0:t.c1, py0:py1, :]
-        cols = layer_cols[:, t.c0 * kk:t.c1 * kk, t.y0 * g.wo:t.y1 * g.wo]  # (N, tk*k*k, rows_out*Wo)
-        wt = w[t.m0:t.m1, gc0:gc1]
-        wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
-        l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
-        init = bias[t.m0:t.m1] if t.first_chunk else psum
-        psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql)
         pix = slice(t.y0 * g.wo, t.y1 * g.wo)
-        overflowed[on, om + t.m0, op + pix.start] = True
+        wt = w[t.m0:t.m1, gc0:gc1]
         y_tile = None
-        if t.last_chunk:
-            s = shift if shift.ndim == 0 else shift[t.m0:t.m1].reshape(1, -1, 1)
-            y_tile, sat = engine.fx.requantize(psum, s, ql.rounding, ql.relu)
-            saturations += sat
-            y_tile = y_tile.reshape(n, t.m1 - t.m0, t.y1 - t.y0, g.wo)
-            out[:, t.m0:t.m1, t.y0:t.y1] = y_tile
+        if cannot_overflow:
+            gm0 = t.group * g.mg
+            psum = chunk_psums[(t.group, t.c0)][:, t.m0 - gm0:t.m1 - gm0, pix]
+            if t.last_chunk:
+                y_tile = out[:, t.m0:t.m1, t.y0:t.y1]
+        else:
+            cols = layer_cols[:, t.c0 * kk:t.c1 * kk, pix]                  # (N, tk*k*k, rows_out*Wo)
+            wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
+            l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
+            init = bias[t.m0:t.m1] if t.first_chunk else psum
+            psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql)
+            overflowed[on, om + t.m0, op + pix.start] = True
+            if t.last_chunk:
+                s = shift if shift.ndim == 0 else shift[t.m0:t.m1].reshape(1, -1, 1)
+                y_tile, sat = engine.fx.requantize(psum, s, ql.rounding, ql.relu)
+                saturations += sat
+                y_tile = y_tile.reshape(n, t.m1 - t.m0, t.y1 - t.y0, g.wo)
+                out[:, t.m0:t.m1, t.y0:t.y1] = y_tile
         # what this tile moved, from the arrays it executed (padding is generated, not loaded)
         real_rows = max(0, min(py1, g.pad + g.h) - max(py0, g.pad))
-        c = cost.mac_tile(wt.shape[0], cols.shape[2], cols.shape[1], patch.shape[1] * real_rows * g.w,
+        c = cost.mac_tile(wt.shape[0], pix.stop - pix.start, wt[0].size, patch.shape[1] * real_rows * g.w,
                           wt.size if t.load_weights else 0, (y_tile[0].size if y_tile is not None else 0),
                           t.first_chunk, t.last_chunk, t.index == 0, profile)
         counters += c

@@ -283,3 +283,53 @@ def test_overflow_error_names_the_first_output_in_both_engines(seed):
     with pytest.raises(RefimplError) as slow:
         tiled.mac_layer(x, shape_of(layer, (4 * groups, 7, 6)), ql, small_profile(1, 0.25))
     assert str(fast.value) == str(slow.value) == want
+
+
+# ---------------------------------------------------------------- batches in chunks
+def cifar_net(seed=1, frames=7, **contract):
+    spec = networks.get("alexnet-cifar")
+    pixels = np.random.default_rng(seed).integers(0, 256, (frames,) + spec.input_shape).astype(np.uint8)
+    qnet = quantize.quantize_network(spec, quantize.synthetic_params(spec, seed), pixels[:2], **contract)
+    return qnet, quantize.pixels_to_int(pixels, spec)
+
+
+def test_chunked_batch_equals_single_frames(monkeypatch):
+    """Chunks of 1, 2 and 3 frames (and the merged-frame GEMMs of small layers) give every
+    frame the outputs and counts it gets alone; keep= holds only the named outputs."""
+    qnet, x = cifar_net(acc_bits=33)
+    single = [engine.run(qnet, f) for f in x]
+    for budget in (1, 2, 3):
+        monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers, b=budget: b)
+        full = engine.run(qnet, x)
+        last = engine.run(qnet, x, keep=("fc8",))
+        for i, r in enumerate(full):
+            assert np.array_equal(r.output, np.concatenate([s[i].output for s in single])), r.name
+            assert r.stats.acc_overflows == sum(s[i].stats.acc_overflows for s in single)
+            assert r.stats.saturations == sum(s[i].stats.saturations for s in single)
+            assert last[i].stats == r.stats
+        assert np.array_equal(last[-1].output, full[-1].output)
+        assert all(r.output is None for r in last[:-1])
+    assert sum(r.stats.acc_overflows for r in full) > 0          # the replay ran in chunks too
+    with pytest.raises(RefimplError, match="cannot keep conv9"):
+        engine.run(qnet, x, keep=("conv9",))
+
+
+def test_overflow_error_order_does_not_depend_on_chunks(monkeypatch):
+    """(layer, frame, out_channel, row, col) order: an overflow in an early layer of a late
+    frame is named before one in a later layer of frame 0, however the frames are chunked."""
+    qnet, x = cifar_net(seed=4, frames=5, acc_bits=32, overflow="error")
+    errors = set()
+    for budget in (1, 2, 5):
+        monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers, b=budget: b)
+        with pytest.raises(RefimplError, match="accumulator overflow") as exc:
+            engine.run(qnet, x)
+        errors.add(str(exc.value))
+    assert len(errors) == 1
+    # the same output the layer-by-layer walk over all frames names first
+    monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers: 100)
+    for i, layer in enumerate(qnet.spec.layers):
+        try:
+            x, _ = engine.run_layer(layer, qnet.layers[i], x, qnet)
+        except RefimplError as exc:
+            assert str(exc) == errors.pop()
+            break
