@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
     else:
         from . import tiled
         results = tiled.run(qnet, x, prof, until=args.until)
-    ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
+    ref = quantize.reference_outputs(qnet, params, pixels, until=args.until)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
     src = f"weights {args.weights}" if args.weights else f"synthetic weights (seed {args.seed})"
     mode = f"tiled on profile {prof.name}" if prof else "fast engine"

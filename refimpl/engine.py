@@ -35,6 +35,7 @@ SCREEN_BLOCK = 64                # products per block of the overflow screen (en
 WALK_BLOCK = 64                  # products per block of the saturating replay (engine._saturating_walk)
 REPLAY_ELEMENTS = 1 << 20        # products held at once by the replay (8 MB of int64)
 MERGE_PIXELS = 1024              # conv layers with fewer output pixels run a batch as one GEMM
+WEIGHT_BLOCK = 1 << 19           # fc weights converted to float64 at a time (4 MB)
 CHUNK_BYTES = 96 << 20           # working set of one chunk of frames (engine.frames_per_chunk)
 LRN_BLOCK = 1 << 16              # LRN elements per block: 0.5 MB of float64 per temporary, cache-resident
 
@@ -264,7 +265,32 @@ def weights64(qnet: QNetwork | None, ql: QLayer) -> tuple:
     l1 = np.abs(w64).sum(axis=1).astype(np.int64)          # <= K * 2**15, exact in float64
     if qnet is not None:
         qnet.cache[key] = (w64, l1)
+        qnet.cache[(ql.name, "l1")] = l1
     return w64, l1
+
+
+def _weight_rows(ql: QLayer):
+    """(r0, r1, float64 rows) of W in blocks of about WEIGHT_BLOCK elements, through one buffer."""
+    w = ql.weights.reshape(ql.weights.shape[0], -1)
+    rows = max(1, WEIGHT_BLOCK // max(1, w.shape[1]))
+    buf = np.empty((min(rows, w.shape[0]), w.shape[1]))
+    for r0 in range(0, w.shape[0], rows):
+        blk = buf[:min(rows, w.shape[0] - r0)]
+        blk[...] = w[r0:r0 + blk.shape[0]]
+        yield r0, r0 + blk.shape[0], blk
+
+
+def weights_l1(qnet: QNetwork | None, ql: QLayer) -> np.ndarray:
+    """Row L1 norms of W, int64 (M,), cached; computed by row blocks (no float64 copy of W)."""
+    key = (ql.name, "l1")
+    if qnet is not None and key in qnet.cache:
+        return qnet.cache[key]
+    l1 = np.empty(ql.weights.shape[0], dtype=np.int64)
+    for r0, r1, blk in _weight_rows(ql):
+        l1[r0:r1] = np.abs(blk).sum(axis=1)
+    if qnet is not None:
+        qnet.cache[key] = l1
+    return l1
 
 
 def _check_params(layer: LayerSpec, ql: QLayer, in_shape: tuple, wshape: tuple):
@@ -375,13 +401,18 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
     flat = flatten_chw(x)                                  # (N, K)
     cols = flat.T.astype(np.float64)[None]                 # (1, K, N): frames as GEMM columns
     xmax = _max_abs(flat)
-    w64, l1 = weights64(qnet, ql)
+    l1 = weights_l1(qnet, ql)
     b = bias_acc(ql)
     if cols.shape[1] <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql):
-        acc = np.matmul(w64, cols)
+        # exact in any blocking: W's rows go through one float64 buffer, never a cached float64 copy
+        # of W (AlexNet's fc6 would be 302 MB, VGG-16's 822 MB)
+        acc = np.empty((1, ql.weights.shape[0], cols.shape[2]))
+        for r0, r1, blk in _weight_rows(ql):
+            np.matmul(blk, cols[0], out=acc[0, r0:r1])
         acc += b.astype(np.float64)[None, :, None]
         y, sat = _requant_f64(acc, ql, ql.weights.shape[0])
         return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(0, sat, y.size)
+    w64, l1 = weights64(qnet, ql)
     acc, (on, om, op) = accumulate(ql.weights, w64, l1, cols, b, xmax, ql)
     if ql.overflow == "error" and on.size:
         raise overflow_error(ql, op, om, on, None)           # fc: frames are the GEMM columns
