@@ -36,7 +36,8 @@ WALK_BLOCK = 64                  # products per block of the saturating replay (
 REPLAY_ELEMENTS = 1 << 20        # products held at once by the replay (8 MB of int64)
 MERGE_PIXELS = 1024              # conv layers with fewer output pixels run a batch as one GEMM
 WEIGHT_BLOCK = 1 << 19           # fc weights converted to float64 at a time (4 MB)
-CHUNK_BYTES = 96 << 20           # working set of one chunk of frames (engine.frames_per_chunk)
+CHUNK_BYTES = 32 << 20           # working set of one chunk of frames (engine.frames_per_chunk): near the
+                                 # cache sizes; alexnet-cifar per-frame CPU is least at 8-10 frames a chunk
 LRN_BLOCK = 1 << 16              # LRN elements per block: 0.5 MB of float64 per temporary, cache-resident
 
 

@@ -47,24 +47,25 @@ def _as_conv(x, layer: LayerSpec, ql: QLayer):
 
 
 def _chunk_psums(w64, layer_cols, bias, g, tiling, kk: int) -> dict:
-    """{(group, c0): psums int64 (N, mg, Ho*Wo) of the whole group after input chunk c0}.
+    """{(group, c0): psums float64 (N, mg, Ho*Wo) of the whole group after input chunk c0}.
 
-    Used when no partial sum of the layer can leave the accumulator range (the
-    caller checks |bias| + L1(w) * max|x|), so every psum is the exact sum of
-    the bias and the chunks so far: one exact GEMM per (group, chunk) over all
-    the group's channels and pixels, cumulated in chunk order; a tile's psums
-    are its block of them, the same integers its own GEMM gives.
+    Used when no partial sum of the layer can leave the accumulator range or
+    2**53 (the caller checks |bias| + L1(w) * max|x|, engine._float_safe), so
+    every psum is the exact sum of the bias and the chunks so far, an integer
+    float64 holds exactly: one exact GEMM per (group, chunk) over all the
+    group's channels and pixels, cumulated in chunk order; a tile's psums are
+    its block of them, the same integers its own GEMM gives.
     """
     out = {}
     for group in range(g.groups):
         rows = slice(group * g.mg, (group + 1) * g.mg)
-        psum = np.broadcast_to(bias[rows][None, :, None], (layer_cols.shape[0], g.mg, layer_cols.shape[2]))
+        psum = bias[rows].astype(np.float64)[None, :, None]
         for ki in range(tiling.n_k):
             c0 = group * g.cg + ki * tiling.tk
             c1 = min(c0 + tiling.tk, (group + 1) * g.cg)
             gc0, gc1 = c0 - group * g.cg, c1 - group * g.cg
-            wc = np.ascontiguousarray(w64[rows, gc0:gc1]).reshape(g.mg, -1)
-            psum = engine.products_sum(wc, layer_cols[:, c0 * kk:c1 * kk]) + psum
+            wc = w64[rows, gc0:gc1].reshape(g.mg, -1)
+            psum = np.matmul(wc, layer_cols[:, c0 * kk:c1 * kk]) + psum
             out[(group, c0)] = psum
     return out
 
@@ -91,16 +92,13 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     # GEMM columns of the whole layer, built once; a tile reads its block of them,
     # (its input channels x its output pixels), the same values im2col of its patch gives
     layer_cols = im2col(x, g.k, g.stride, g.pad)                           # (N, C*k*k, Ho*Wo)
-    cannot_overflow = not np.any(np.abs(bias) + l1_full * xmax > engine.fx.int_range(ql.acc_bits)[1])
+    cannot_overflow = layer_cols.shape[1] <= engine.FLOAT_EXACT_MAX_K and engine._float_safe(bias, l1_full, xmax, ql)
     if cannot_overflow:
         chunk_psums = _chunk_psums(w64, layer_cols, bias, g, tiling, kk)
-        for group in range(g.groups):
-            rows = slice(group * g.mg, (group + 1) * g.mg)
-            last = chunk_psums[(group, group * g.cg + (tiling.n_k - 1) * tiling.tk)]
-            s = shift if shift.ndim == 0 else shift[rows].reshape(1, -1, 1)
-            y, sat = engine.fx.requantize(last, s, ql.rounding, ql.relu)
-            out[:, rows] = y.reshape(n, g.mg, g.ho, g.wo)
-            saturations += sat
+        last = np.concatenate([chunk_psums[(group, group * g.cg + (tiling.n_k - 1) * tiling.tk)]
+                               for group in range(g.groups)], axis=1)
+        y, saturations = engine._requant_f64(last, ql, w.shape[0])
+        out[...] = y.reshape(out.shape)
     for t in tiles(shape, tiling):
         gc0, gc1 = t.c0 - t.group * g.cg, t.c1 - t.group * g.cg          # group-relative input channels
         py0, py1 = t.y0 * g.stride, (t.y1 - 1) * g.stride + g.k           # padded input rows
@@ -111,6 +109,8 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
         if cannot_overflow:
             gm0 = t.group * g.mg
             psum = chunk_psums[(t.group, t.c0)][:, t.m0 - gm0:t.m1 - gm0, pix]
+            if hook is not None:
+                psum = psum.astype(np.int64)
             if t.last_chunk:
                 y_tile = out[:, t.m0:t.m1, t.y0:t.y1]
         else:

@@ -333,3 +333,16 @@ def test_overflow_error_order_does_not_depend_on_chunks(monkeypatch):
         except RefimplError as exc:
             assert str(exc) == errors.pop()
             break
+
+
+def test_fc_by_weight_row_blocks(monkeypatch):
+    """fc weights go through the float64 buffer a few rows at a time: same outputs as the loop."""
+    monkeypatch.setattr(engine, "WEIGHT_BLOCK", 70)              # 2 rows of 35 per block, 7 blocks
+    rng = np.random.default_rng(9)
+    ql = QLayer(name="f", kind="fc", in_frac=5, out_frac=9, w_frac=12, b_frac=10,
+                weights=rng.integers(-300, 301, (13, 35)).astype(np.int16), bias=rng.integers(-300, 301, 13).astype(np.int16))
+    x = rng.integers(-300, 301, (3, 35, 1, 1)).astype(np.int16)
+    want, over, sat = oracle(kernels.fc_direct, x, ql.weights, ql.bias, ql)
+    got, stats = engine.fc(x, LayerSpec("f", "fc", 13), ql)
+    assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+    assert np.array_equal(engine.weights_l1(None, ql), np.abs(ql.weights.astype(np.int64)).sum(axis=1))

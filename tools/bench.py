@@ -1,6 +1,6 @@
 """Benchmarks (never timed tests).  Every goal is a ratio measured in the same run.
 
-    python tools/bench.py [--repeat N] [--threads 1,2] [--frames 10000] [--skip startup,...]
+    python tools/bench.py [--repeat N] [--threads 1,2] [--frames 10000] [--skip startup,...] [--clock wall|cpu]
 
 The parent process runs one worker per BLAS thread count (default 1 and 2),
 each a subprocess with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS
@@ -48,14 +48,28 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SECTIONS = ("forward", "tiled", "overflow", "batch", "startup")
 
 
+CLOCK = time.perf_counter      # --clock cpu: time.process_time (this process's CPU, all its threads)
+
+
 def best_of(fn, repeat):
-    """Best wall-clock time of ``repeat`` calls of ``fn`` (seconds); also used by bench_jpeg.py."""
+    """Best time of ``repeat`` calls of ``fn`` (seconds, wall clock unless --clock cpu);
+    also used by bench_jpeg.py."""
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, CLOCK() - t)
     return best
+
+
+def children_cpu() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def clock_name() -> str:
+    return "CPU" if CLOCK is time.process_time else "wall"
 
 
 def goal(text, value, target, before):
@@ -154,9 +168,9 @@ def batch(repeat, frames):
     goal("goal 2b: peak memory batch 1024 / batch 64", peaks[1024] / peaks[64], "~1: bounded", "16 (7.8 MB/frame)")
     if frames:
         big = quantize.pixels_to_int(rng.integers(0, 256, (frames,) + spec.input_shape).astype(np.uint8), spec)
-        t = time.perf_counter()
+        t = CLOCK()
         out = engine.run(qnet, big, keep=("fc8",))[-1].output
-        dt = time.perf_counter() - t
+        dt = CLOCK() - t
         print(f"{frames:,} random 32x32 frames bit-exact through alexnet-cifar in {dt:.1f} s "
               f"({dt / frames * 1e3:.2f} ms a frame), fc8 {out.shape}")
         goal(f"goal 2c: {frames:,} frames, seconds / 60 s", dt / 60, "<= 1", "1.35 (81 s at batch 1)")
@@ -175,19 +189,21 @@ def startup(repeat):
         del qnet
         walls = []
         for _ in range(2):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), children_cpu()
             subprocess.run([sys.executable, "-m", "refimpl", "run", "--network", net], check=True,
                            stdout=subprocess.DEVNULL, cwd=ROOT)
-            walls.append(time.perf_counter() - t)
+            walls.append(children_cpu() - c if CLOCK is time.process_time else time.perf_counter() - t)
         wall = min(walls)
-        print(f"refimpl run --network {net}: wall {wall:.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)}), "
+        print(f"refimpl run --network {net}: {clock_name()} {wall:.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)}), "
               f"engine {t_eng:.2f} s")
-        print(f"goal 3: {net} run wall - engine time = {wall - t_eng:.2f} s (goal {limit}; before {before})", flush=True)
+        print(f"goal 3: {net} run - engine time = {wall - t_eng:.2f} s (goal {limit}; before {before})", flush=True)
 
 
 def worker(args):
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     sections = set(SECTIONS) - set(args.skip)
-    print(f"BLAS: {blas_threads()}; load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs", flush=True)
+    print(f"BLAS: {blas_threads()}; clock: {clock_name()}; load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs", flush=True)
     if sections & {"forward", "tiled"}:
         forward_and_tiled(args.repeat, sections)
     if "overflow" in sections:
@@ -205,6 +221,9 @@ def main():
     ap.add_argument("--threads", default="1,2", help="BLAS thread counts, one worker each (default 1,2)")
     ap.add_argument("--frames", type=int, default=10000, help="frames of the batch throughput run (0: skip)")
     ap.add_argument("--skip", default="", help=f"comma-separated sections to skip: {','.join(SECTIONS)}")
+    ap.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                    help="wall (default) or cpu: this process's CPU time (children's for start-up), "
+                         "steadier than wall time when other jobs share the cores")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.skip = [s for s in args.skip.split(",") if s]
@@ -213,7 +232,7 @@ def main():
     for n in args.threads.split(","):
         print(f"===== {n} BLAS thread(s)", flush=True)
         env = dict(os.environ, **{v: n for v in THREAD_VARS})
-        subprocess.run([sys.executable, __file__, "--worker", "--repeat", str(args.repeat), "--frames",
+        subprocess.run([sys.executable, __file__, "--worker", "--clock", args.clock, "--repeat", str(args.repeat), "--frames",
                         str(args.frames), "--skip", ",".join(args.skip) or ""], env=env, check=True)
 
 
