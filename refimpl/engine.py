@@ -126,9 +126,10 @@ def _replay(w, cols64, init, idx, ql: QLayer):
     overflowed = np.zeros(n.size, dtype=bool)
     k = w.shape[1]
     lanes = max(1, REPLAY_ELEMENTS // max(k, 1))
+    cols_t = np.ascontiguousarray(cols64.transpose(0, 2, 1))        # (N, P, K): one output's column is a row
     for lo_i in range(0, n.size, lanes):
         sl = slice(lo_i, lo_i + lanes)
-        prods = w[m[sl]].astype(np.int64) * cols64[n[sl], :, p[sl]].astype(np.int64)     # (u, K)
+        prods = w[m[sl]].astype(np.int64) * cols_t[n[sl], p[sl]].astype(np.int64)         # (u, K)
         start = init[n[sl], m[sl], p[sl]]
         first = (start < lo) | (start > hi)
         if ql.overflow == "saturate":
