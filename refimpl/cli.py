@@ -127,7 +127,7 @@ def _run_compute(args, spec, prof, pixels, params, progress) -> tuple:
         from . import tiled
         results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
     progress.stage("float reference for SQNR")
-    ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
+    ref = quantize.reference_outputs(qnet, params, pixels, until=args.until)
     return qnet, results, ref
 
 

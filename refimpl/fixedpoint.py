@@ -24,6 +24,11 @@ Scaling budget of one conv/fc output (frac = fractional bits, value = int * 2**-
 
 All integer work is int64: the largest intermediate is a 62-bit accumulator
 plus one 2**30 product, below 2**63.
+
+Fast float64 evaluations (``round_f64``, ``lrn_scale_f64``) compute the same
+integers where a bound proves every intermediate is an integer (or an integer
+times a power of two) of magnitude <= 2**53, which float64 holds exactly; each
+states its proof and falls back to the int64 definition where the bound fails.
 """
 from __future__ import annotations
 
@@ -275,3 +280,100 @@ def lrn_scale(a, ssq, frac: int, tables: dict, mode: str = DEFAULT_ROUNDING):
     mant = (lut[i] << LRN_INTERP_BITS) + (lut[i + 1] - lut[i]) * t
     shift = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + tables["EXP_SHIFT"][e]
     return round_shift(np.asarray(a, dtype=np.int64) * mant * tables["EXP_LUT"][e], shift, mode)
+
+
+# --------------------------------------------------------------------------
+# Exact float64 evaluation.  float64 represents every integer of magnitude
+# <= 2**53 exactly, and multiplying by a power of two is exact (no overflow or
+# underflow in these ranges), so for an integer x with |x| <= 2**53 and s >= 1,
+# t = x * 2**-s is exact, and so are floor(t), 2t, t - floor(t) (the dropped
+# bits over 2**s) and the sums below, all being integers or halves < 2**53.
+# --------------------------------------------------------------------------
+F64_EXACT_MAX = 1 << 53
+
+
+def round_f64(t, mode: str):
+    """round_shift(x, s, mode) from t = x * 2**-s (float64, exact, s >= 1), in place.
+
+    half_up   : floor(t + 1/2) = floor((floor(2t) + 1) / 2)   (floor(floor(y)/2) = floor(y/2);
+                computing t + 1/2 directly could round when t has 53 significant bits)
+    truncate  : floor(t)
+    half_even : u = floor(t), r = t - u (exact): u + 1 when r > 1/2, or r == 1/2 and u is odd
+    Returns t (float64 array holding the integers; every mode works in place).
+    """
+    if mode == "half_up":
+        t *= 2.0
+        np.floor(t, out=t)
+        t += 1.0
+        t *= 0.5
+        return np.floor(t, out=t)
+    if mode == "truncate":
+        return np.floor(t, out=t)
+    if mode == "half_even":
+        u = np.floor(t)
+        t -= u
+        up = (t > 0.5) | ((t == 0.5) & (np.fmod(u, 2.0) != 0))
+        return np.add(u, up, out=t)
+    check_rounding(mode)
+
+
+def lrn_f64_plan(tables: dict, size: int, frac: int, mode: str):
+    """Constants of the float64 LRN, or None when its exactness bounds fail for this
+    configuration (the caller then uses the int64 ``lrn_scale``).
+
+    Proof that ``lrn_scale_f64`` equals ``lrn_scale`` for every int16 input:
+      ssq  <= size * (2**15)**2 = size * 2**30 (int16 a), a sum of integers: exact.
+      ssq * ALPHA_Q <= size * 2**45 < 2**53: exact; times 2**-sh (sh = ALPHA_FRAC + 2 frac
+           - D_FRAC) exact; round_f64 gives round_shift(ssq * ALPHA_Q, sh) (sh <= 0: a left
+           shift, an exact product checked against 2**53 below).
+      D    = K_Q + that, 1 <= K_Q <= D <= D_MAX < 2**53 (checked here): exact.
+      frexp(D) = (m, E), D = m * 2**E, 1/2 <= m < 1, exact for a float64 integer, so
+           E = bit_length(D) = e + 1, and m * 2**17 = D * 2**(16 - e): its integer part is
+           round_shift(D, e - 16, 'truncate') whether e >= 16 (a right shift, floor) or
+           not (a left shift, already an integer); minus 2**16 it is the 16 bits under
+           the leading one, so MANT[floor(m * 2**17)] is lrn_scale's ``mant`` (a table of
+           2**17 float32 integers <= 2**23, exact in float32's 24-bit significand).
+      a * mant * EXP_LUT[e] <= 2**15 * 2**23 * 2**15 = 2**53: exact (a*mant < 2**38 first);
+           G[E] = EXP_LUT[e] * 2**-s_e with s_e = 38 + EXP_SHIFT[e], so a * mant * G[E] is
+           t = x * 2**-s_e exactly, and round_f64 gives round_shift(x, s_e) when s_e >= 1
+           (checked here for every e that D can reach).
+    Returns (mant float32 [2**17], G float64 [64], ssq factor, K_Q, sh, mode) or None.
+    """
+    sh = tables["ALPHA_FRAC"] + 2 * frac - LRN_D_FRAC
+    prod_max = size * (1 << 30) * tables["ALPHA_Q"]
+    d_max = tables["K_Q"] + ((prod_max >> sh) + 1 if sh > 0 else prod_max << -sh)
+    if prod_max >= F64_EXACT_MAX or d_max >= F64_EXACT_MAX:
+        return None
+    g = np.zeros(64)
+    for big_e in range(int(tables["K_Q"]).bit_length(), int(d_max).bit_length() + 1):
+        e = big_e - 1
+        s = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + int(tables["EXP_SHIFT"][e])
+        if s < 1:
+            return None
+        g[big_e] = float(tables["EXP_LUT"][e]) * 2.0 ** -s
+    below = LRN_INDEX_BITS + LRN_INTERP_BITS
+    bits = np.arange(1 << below)
+    i, t = bits >> LRN_INTERP_BITS, bits & ((1 << LRN_INTERP_BITS) - 1)
+    lut = tables["MANT_LUT"]
+    mant = np.zeros(2 << below, dtype=np.float32)
+    mant[1 << below:] = (lut[i] << LRN_INTERP_BITS) + (lut[i + 1] - lut[i]) * t
+    return mant, g, float(tables["ALPHA_Q"]) * 2.0 ** -sh, float(tables["K_Q"]), sh, mode
+
+
+def lrn_scale_f64(a, ssq, plan):
+    """lrn_scale in float64 (proof in lrn_f64_plan).
+
+    a   : float64 array of int16 values (N, ...), overwritten with the result.
+    ssq : float64 array of the window sums of a**2, same shape, overwritten.
+    Returns a: float64 integers b at a's frac, not yet saturated.
+    """
+    mant, g, factor, k_q, sh, mode = plan
+    ssq *= factor
+    if sh > 0:
+        round_f64(ssq, mode)
+    ssq += k_q                                        # D, an exact integer < 2**53
+    m, big_e = np.frexp(ssq)
+    m *= float(2 << (LRN_INDEX_BITS + LRN_INTERP_BITS))
+    a *= mant[m.astype(np.intp)]
+    a *= g[big_e]
+    return round_f64(a, mode)

@@ -46,6 +46,30 @@ def _as_conv(x, layer: LayerSpec, ql: QLayer):
     return x, ql.weights
 
 
+def _chunk_psums(w64, layer_cols, bias, g, tiling, kk: int) -> dict:
+    """{(group, c0): psums float64 (N, mg, Ho*Wo) of the whole group after input chunk c0}.
+
+    Used when no partial sum of the layer can leave the accumulator range or
+    2**53 (the caller checks |bias| + L1(w) * max|x|, engine._float_safe), so
+    every psum is the exact sum of the bias and the chunks so far, an integer
+    float64 holds exactly: one exact GEMM per (group, chunk) over all the
+    group's channels and pixels, cumulated in chunk order; a tile's psums are
+    its block of them, the same integers its own GEMM gives.
+    """
+    out = {}
+    for group in range(g.groups):
+        rows = slice(group * g.mg, (group + 1) * g.mg)
+        psum = bias[rows].astype(np.float64)[None, :, None]
+        for ki in range(tiling.n_k):
+            c0 = group * g.cg + ki * tiling.tk
+            c1 = min(c0 + tiling.tk, (group + 1) * g.cg)
+            gc0, gc1 = c0 - group * g.cg, c1 - group * g.cg
+            wc = w64[rows, gc0:gc1].reshape(g.mg, -1)
+            psum = np.matmul(wc, layer_cols[:, c0 * kk:c1 * kk]) + psum
+            out[(group, c0)] = psum
+    return out
+
+
 def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=None):
     """One conv/fc layer tile by tile: (int16 output, LayerStats, Counters)."""
     layer = shape.layer
@@ -54,7 +78,7 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     tiling = choose_tiling(shape, profile)
     n = x.shape[0]
     xp = pad_hw(x, g.pad)
-    w64, _ = engine.weights64(qnet, ql)
+    w64, l1_full = engine.weights64(qnet, ql)
     w64 = w64.reshape(w.shape[0], g.cg, g.k * g.k)
     bias = engine.bias_acc(ql)
     shift = np.asarray(ql.shift)
@@ -68,33 +92,51 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
     # GEMM columns of the whole layer, built once; a tile reads its block of them,
     # (its input channels x its output pixels), the same values im2col of its patch gives
     layer_cols = im2col(x, g.k, g.stride, g.pad)                           # (N, C*k*k, Ho*Wo)
+    cannot_overflow = layer_cols.shape[1] <= engine.FLOAT_EXACT_MAX_K and engine._float_safe(bias, l1_full, xmax, ql)
+    if cannot_overflow:
+        chunk_psums = _chunk_psums(w64, layer_cols, bias, g, tiling, kk)
+        last = np.concatenate([chunk_psums[(group, group * g.cg + (tiling.n_k - 1) * tiling.tk)]
+                               for group in range(g.groups)], axis=1)
+        y, saturations = engine._requant_f64(last, ql, w.shape[0])
+        out[...] = y.reshape(out.shape)
     for t in tiles(shape, tiling):
         gc0, gc1 = t.c0 - t.group * g.cg, t.c1 - t.group * g.cg          # group-relative input channels
         py0, py1 = t.y0 * g.stride, (t.y1 - 1) * g.stride + g.k           # padded input rows
         patch = xp[:, t.c0:t.c1, py0:py1, :]
-        cols = layer_cols[:, t.c0 * kk:t.c1 * kk, t.y0 * g.wo:t.y1 * g.wo]  # (N, tk*k*k, rows_out*Wo)
-        wt = w[t.m0:t.m1, gc0:gc1]
-        wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
-        l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
-        init = bias[t.m0:t.m1] if t.first_chunk else psum
-        psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql, "output channel", t.m0)
         pix = slice(t.y0 * g.wo, t.y1 * g.wo)
-        overflowed[on, om + t.m0, op + pix.start] = True
+        wt = w[t.m0:t.m1, gc0:gc1]
         y_tile = None
-        if t.last_chunk:
-            s = shift if shift.ndim == 0 else shift[t.m0:t.m1].reshape(1, -1, 1)
-            y_tile, sat = engine.fx.requantize(psum, s, ql.rounding, ql.relu)
-            saturations += sat
-            y_tile = y_tile.reshape(n, t.m1 - t.m0, t.y1 - t.y0, g.wo)
-            out[:, t.m0:t.m1, t.y0:t.y1] = y_tile
+        if cannot_overflow:
+            gm0 = t.group * g.mg
+            psum = chunk_psums[(t.group, t.c0)][:, t.m0 - gm0:t.m1 - gm0, pix]
+            if hook is not None:
+                psum = psum.astype(np.int64)
+            if t.last_chunk:
+                y_tile = out[:, t.m0:t.m1, t.y0:t.y1]
+        else:
+            cols = layer_cols[:, t.c0 * kk:t.c1 * kk, pix]                  # (N, tk*k*k, rows_out*Wo)
+            wt64 = w64[t.m0:t.m1, gc0:gc1].reshape(t.m1 - t.m0, -1)
+            l1 = np.abs(wt64).sum(axis=1).astype(np.int64)
+            init = bias[t.m0:t.m1] if t.first_chunk else psum
+            psum, (on, om, op) = engine.accumulate(wt, wt64, l1, cols, init, xmax, ql)
+            overflowed[on, om + t.m0, op + pix.start] = True
+            if t.last_chunk:
+                s = shift if shift.ndim == 0 else shift[t.m0:t.m1].reshape(1, -1, 1)
+                y_tile, sat = engine.fx.requantize(psum, s, ql.rounding, ql.relu)
+                saturations += sat
+                y_tile = y_tile.reshape(n, t.m1 - t.m0, t.y1 - t.y0, g.wo)
+                out[:, t.m0:t.m1, t.y0:t.y1] = y_tile
         # what this tile moved, from the arrays it executed (padding is generated, not loaded)
         real_rows = max(0, min(py1, g.pad + g.h) - max(py0, g.pad))
-        c = cost.mac_tile(wt.shape[0], cols.shape[2], cols.shape[1], patch.shape[1] * real_rows * g.w,
+        c = cost.mac_tile(wt.shape[0], pix.stop - pix.start, wt[0].size, patch.shape[1] * real_rows * g.w,
                           wt.size if t.load_weights else 0, (y_tile[0].size if y_tile is not None else 0),
                           t.first_chunk, t.last_chunk, t.index == 0, profile)
         counters += c
         if hook is not None:
             hook(TileData(layer.name, t, patch, wt, psum.reshape(n, -1, t.y1 - t.y0, g.wo), y_tile, c))
+    if ql.overflow == "error" and overflowed.any():
+        on, om, op = np.nonzero(overflowed)
+        raise engine.overflow_error(ql, on, om, op, g.wo if layer.kind == "conv" else None)
     stats = engine.LayerStats(int(np.count_nonzero(overflowed)), saturations, out.size)
     if layer.kind == "fc":
         out = out.reshape(n, -1, 1, 1)

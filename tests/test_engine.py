@@ -194,3 +194,155 @@ def test_run_rejects_bad_input():
         engine.run(qnet, np.zeros((3, 31, 32), np.int16))
     with pytest.raises(RefimplError, match="input must be int16"):
         engine.run(qnet, np.zeros((3, 32, 32), np.int32))
+
+
+# ---------------------------------------------------------------- overflow replay and naming
+@pytest.mark.parametrize("bits", [32, 33, 34])
+def test_saturating_walk_equals_step_loop(bits):
+    """Long walks (K = 300, several WALK_BLOCKs) that clamp at one bound, at both, and at
+    both within one block, against acc_step one product at a time."""
+    rng = np.random.default_rng(bits)
+    lo, hi = fx.int_range(bits)
+    prods = rng.integers(-(1 << 30), (1 << 30) + 1, (60, 300))
+    prods[:20] = np.abs(prods[:20])                  # drift up: pinned at hi
+    prods[20:30, ::2] = -(1 << 30)                   # swings of 2**31 every step: both bounds
+    prods[20:30, 1::2] = 1 << 30
+    start = rng.integers(lo, hi + 1, 60)
+    got, over = engine._saturating_walk(start, prods, bits)
+    for u in range(60):
+        acc, o = int(start[u]), False
+        for p in prods[u]:
+            acc, ov = kernels.acc_step(acc, int(p), bits, "saturate")
+            o |= ov
+        assert (int(got[u]), bool(over[u])) == (acc, o), u
+
+
+@pytest.mark.parametrize("overflow", fx.OVERFLOW_POLICIES)
+def test_long_reductions_match_direct_loop(overflow):
+    """K = 300 (fc) and 180 (conv, 20 channels x 3 x 3): several screen and walk blocks."""
+    rng = np.random.default_rng(len(overflow))
+    for bits in (32, 34, 36):
+        ql = QLayer(name="f", kind="fc", in_frac=5, out_frac=4, w_frac=12, b_frac=10, acc_bits=bits,
+                    overflow=overflow, weights=rng.integers(-32768, 32768, (6, 300)).astype(np.int16),
+                    bias=rng.integers(-32768, 32768, 6).astype(np.int16))
+        x = rng.integers(-32768, 32768, (2, 300, 1, 1)).astype(np.int16)
+        x[1] = np.abs(x[1])
+        try:
+            want, over, sat = oracle(kernels.fc_direct, x, ql.weights, ql.bias, ql)
+        except RefimplError:
+            with pytest.raises(RefimplError, match="accumulator overflow"):
+                engine.fc(x, LayerSpec("f", "fc", 6), ql)
+            continue
+        got, stats = engine.fc(x, LayerSpec("f", "fc", 6), ql)
+        assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+    layer = LayerSpec("c", "conv", 4, kernel=3, pad=1)
+    ql = QLayer(name="c", kind="conv", in_frac=5, out_frac=10, w_frac=12, b_frac=10, acc_bits=34,
+                overflow=overflow, weights=rng.integers(-32768, 32768, (4, 20, 3, 3)).astype(np.int16),
+                bias=rng.integers(-32768, 32768, 4).astype(np.int16))
+    x = rng.integers(-32768, 32768, (1, 20, 4, 5)).astype(np.int16)
+    try:
+        want, over, sat = oracle(kernels.conv_direct, x, ql.weights, ql.bias, layer, ql)
+    except RefimplError:
+        assert overflow == "error"
+        return
+    got, stats = engine.conv(x, layer, ql)
+    assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+
+
+def first_overflow_direct(x, layer, ql):
+    """The direct loop's 'error' message, frame by frame, with the frame named as the engines do."""
+    for f, frame in enumerate(x):
+        try:
+            kernels.conv_direct(frame, ql.weights, ql.bias, layer, ql)
+        except kernels.AccOverflow as exc:
+            head, where = str(exc).split(" at ")
+            return f"{head} at frame {f}, {where}"
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overflow_error_names_the_first_output_in_both_engines(seed):
+    """The first overflowing output in (frame, out_channel, row, col) order, with layer, channel,
+    row and column: the same message from the fast engine, the tiled engine and the direct loop,
+    on layers where many outputs overflow at different steps of their accumulation."""
+    from refimpl import tiled
+    from test_tiled import shape_of, small_profile
+    rng = np.random.default_rng(seed)
+    groups = 1 + seed % 2
+    layer = LayerSpec("conv7", "conv", 6 * groups, kernel=3, pad=1, groups=groups)
+    w = rng.integers(-3000, 3001, (6 * groups, 4, 3, 3)).astype(np.int16)
+    w[:, :, 0] = rng.integers(-32768, 32768, w[:, :, 0].shape)       # big early terms in some outputs
+    ql = QLayer(name="conv7", kind="conv", in_frac=0, out_frac=0, acc_bits=32, overflow="error",
+                weights=w, bias=rng.integers(-99, 99, 6 * groups).astype(np.int16))
+    x = rng.integers(-32768, 32768, (2, 4 * groups, 7, 6)).astype(np.int16)
+    x[0, :, :3] //= 64                                                # frame 0's top rows cannot overflow
+    want = first_overflow_direct(x, layer, ql)
+    assert want is not None and "row" in want
+    with pytest.raises(RefimplError) as fast:
+        engine.conv(x, layer, ql)
+    with pytest.raises(RefimplError) as slow:
+        tiled.mac_layer(x, shape_of(layer, (4 * groups, 7, 6)), ql, small_profile(1, 0.25))
+    assert str(fast.value) == str(slow.value) == want
+
+
+# ---------------------------------------------------------------- batches in chunks
+def cifar_net(seed=1, frames=7, **contract):
+    spec = networks.get("alexnet-cifar")
+    pixels = np.random.default_rng(seed).integers(0, 256, (frames,) + spec.input_shape).astype(np.uint8)
+    qnet = quantize.quantize_network(spec, quantize.synthetic_params(spec, seed), pixels[:2], **contract)
+    return qnet, quantize.pixels_to_int(pixels, spec)
+
+
+def test_chunked_batch_equals_single_frames(monkeypatch):
+    """Chunks of 1, 2 and 3 frames (and the merged-frame GEMMs of small layers) give every
+    frame the outputs and counts it gets alone; keep= holds only the named outputs."""
+    qnet, x = cifar_net(acc_bits=33)
+    single = [engine.run(qnet, f) for f in x]
+    for budget in (1, 2, 3):
+        monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers, b=budget: b)
+        full = engine.run(qnet, x)
+        last = engine.run(qnet, x, keep=("fc8",))
+        for i, r in enumerate(full):
+            assert np.array_equal(r.output, np.concatenate([s[i].output for s in single])), r.name
+            assert r.stats.acc_overflows == sum(s[i].stats.acc_overflows for s in single)
+            assert r.stats.saturations == sum(s[i].stats.saturations for s in single)
+            assert last[i].stats == r.stats
+        assert np.array_equal(last[-1].output, full[-1].output)
+        assert all(r.output is None for r in last[:-1])
+    assert sum(r.stats.acc_overflows for r in full) > 0          # the replay ran in chunks too
+    with pytest.raises(RefimplError, match="cannot keep conv9"):
+        engine.run(qnet, x, keep=("conv9",))
+
+
+def test_overflow_error_order_does_not_depend_on_chunks(monkeypatch):
+    """(layer, frame, out_channel, row, col) order: an overflow in an early layer of a late
+    frame is named before one in a later layer of frame 0, however the frames are chunked."""
+    qnet, x = cifar_net(seed=4, frames=5, acc_bits=32, overflow="error")
+    errors = set()
+    for budget in (1, 2, 5):
+        monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers, b=budget: b)
+        with pytest.raises(RefimplError, match="accumulator overflow") as exc:
+            engine.run(qnet, x)
+        errors.add(str(exc.value))
+    assert len(errors) == 1
+    # the same output the layer-by-layer walk over all frames names first
+    monkeypatch.setattr(engine, "frames_per_chunk", lambda qnet, layers: 100)
+    for i, layer in enumerate(qnet.spec.layers):
+        try:
+            x, _ = engine.run_layer(layer, qnet.layers[i], x, qnet)
+        except RefimplError as exc:
+            assert str(exc) == errors.pop()
+            break
+
+
+def test_fc_by_weight_row_blocks(monkeypatch):
+    """fc weights go through the float64 buffer a few rows at a time: same outputs as the loop."""
+    monkeypatch.setattr(engine, "WEIGHT_BLOCK", 70)              # 2 rows of 35 per block, 7 blocks
+    rng = np.random.default_rng(9)
+    ql = QLayer(name="f", kind="fc", in_frac=5, out_frac=9, w_frac=12, b_frac=10,
+                weights=rng.integers(-300, 301, (13, 35)).astype(np.int16), bias=rng.integers(-300, 301, 13).astype(np.int16))
+    x = rng.integers(-300, 301, (3, 35, 1, 1)).astype(np.int16)
+    want, over, sat = oracle(kernels.fc_direct, x, ql.weights, ql.bias, ql)
+    got, stats = engine.fc(x, LayerSpec("f", "fc", 13), ql)
+    assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+    assert np.array_equal(engine.weights_l1(None, ql), np.abs(ql.weights.astype(np.int64)).sum(axis=1))

@@ -145,3 +145,75 @@ def test_contract_checks():
         fx.check_overflow("clip")
     with pytest.raises(RefimplError, match="acc_bits"):
         fx.check_acc_bits(16)
+
+
+# ---------------------------------------------------------------- exact float64 fast paths
+def _lrn_f64(a, ssq, frac, tables, mode, size=5):
+    plan = fx.lrn_f64_plan(tables, size, frac, mode)
+    assert plan is not None
+    return fx.lrn_scale_f64(np.asarray(a, np.float64), np.asarray(ssq, np.float64), plan)
+
+
+def test_lrn_f64_equals_direct_loop_over_the_int16_range():
+    """Every int16 a, with its own square alone and with the largest other-channel sum
+    (4 * 2**30), plus a random one: the float64 LRN equals the Python-integer loop."""
+    from refimpl import kernels
+    t = fx.lrn_tables(5, 1e-4, 0.75, 1.0)
+    rng = np.random.default_rng(11)
+    a = np.arange(-32768, 32768)
+    for extra in (np.zeros(a.size, np.int64), np.full(a.size, 4 << 30), rng.integers(0, 4 << 30, a.size)):
+        ssq = a * a + extra
+        got = _lrn_f64(a, ssq, 5, t, "half_up")
+        want = [kernels.lrn_scale_direct(int(v), int(s), 5, t, "half_up") for v, s in zip(a, ssq)]
+        assert np.array_equal(got, np.array(want, dtype=np.float64))
+
+
+@pytest.mark.parametrize("mode", fx.ROUNDING_MODES)
+def test_lrn_f64_equals_int64_definition_for_every_frac(mode):
+    """The whole reachable frac range -8..24 (quantize.FRAC_MIN..FRAC_MAX), every rounding,
+    random a and window sums up to 5 * 2**30 with the extremes, against fixedpoint.lrn_scale
+    (int64, bit_length); a sample against the Python-integer loop."""
+    from refimpl import kernels
+    t = fx.lrn_tables(5, 1e-4, 0.75, 1.0)
+    rng = np.random.default_rng(len(mode))
+    a = np.concatenate([rng.integers(-32768, 32768, 60000), [0, 1, -1, 32767, -32768, -32768]])
+    ssq = a * a + np.concatenate([rng.integers(0, 4 << 30, a.size - 1), [4 << 30]])
+    ssq[-2] = 32768 ** 2 * 5
+    for frac in range(-8, 25):
+        want = fx.lrn_scale(a, ssq, frac, t, mode)
+        assert np.array_equal(_lrn_f64(a, ssq, frac, t, mode), want), frac
+        for j in rng.integers(0, a.size, 40):
+            assert want[j] == kernels.lrn_scale_direct(int(a[j]), int(ssq[j]), frac, t, mode)
+
+
+def test_lrn_f64_plan_refuses_configurations_outside_its_proof():
+    # alpha / n = 2**20 at frac -8: D = ssq * ALPHA_Q << 38, far beyond 2**53
+    assert fx.lrn_f64_plan(fx.lrn_tables(5, 5 * 2.0 ** 20, 0.75, 1.0), 5, -8, "half_up") is None
+    # k = 2**40: D >= K_Q = 2**56
+    assert fx.lrn_f64_plan(fx.lrn_tables(5, 1e-4, 0.75, 2.0 ** 40), 5, 5, "half_up") is None
+    assert fx.lrn_f64_plan(fx.lrn_tables(5, 1e-4, 0.75, 1.0), 5, 5, "half_up") is not None
+
+
+def test_lrn_int64_fallback_matches_direct_loop():
+    """alpha / n = 16 at frac -8 is outside the float64 proof (the worst case D is 3 * 2**66);
+    on small data the engine's int64 path still equals the loop."""
+    from refimpl import engine, kernels
+    from refimpl.quantize import QLayer
+    from refimpl.spec import LayerSpec
+    layer = LayerSpec("n", "lrn", lrn_size=3, lrn_alpha=48.0, lrn_beta=0.25, lrn_k=1.0)
+    ql = QLayer(name="n", kind="lrn", in_frac=-8, out_frac=-8)
+    assert engine._lrn_plan(3, 48.0, 0.25, 1.0, -8, "half_up") is None
+    x = np.random.default_rng(2).integers(-100, 101, (1, 4, 3, 5)).astype(np.int16)
+    got, stats = engine.lrn(x, layer, ql)
+    want, sat = kernels.lrn_direct(x[0], layer, ql)
+    assert np.array_equal(got[0], want) and stats.saturations == sat
+
+
+@pytest.mark.parametrize("mode", fx.ROUNDING_MODES)
+def test_round_f64_equals_round_shift(mode):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.integers(-(1 << 53), (1 << 53) + 1, 20000), [0, 1, -1, 3, -3, 5, -5, 6, -6]])
+    for s in (1, 2, 3, 17, 40, 52):
+        want = fx.round_shift(x, s, mode)
+        got = fx.round_f64(x.astype(np.float64) * 2.0 ** -s, mode)
+        assert np.array_equal(got, want.astype(np.float64)), s

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from refimpl import image, networks, quantize
+from refimpl.spec import layer_shapes
 from refimpl.errors import RefimplError
 
 
@@ -128,3 +129,41 @@ def test_load_params_bad_files(tmp_path):
     (tmp_path / "z.npz").write_bytes(b"PK\x03\x04" + b"\0" * 30)
     with pytest.raises(RefimplError, match="not a readable .npz"):
         quantize.load_params(tmp_path / "z.npz", spec)
+
+
+def test_chunked_synthetic_weights_equal_one_draw(monkeypatch):
+    """Drawn in chunks (here 1000 values, so chunks straddle layers' ends), the weights are
+    the definition: one float32 draw of each array in layer order, to float64, times std."""
+    spec = networks.get("alexnet-cifar")
+    monkeypatch.setattr(quantize, "SYNTH_CHUNK", 1000)
+    got = quantize.synthetic_params(spec, 3)
+    rng = np.random.default_rng(3)
+    for s in layer_shapes(spec):
+        if s.weight_shape:
+            want = rng.standard_normal(s.weight_shape, dtype=np.float32).astype(np.float64) * math.sqrt(2.0 / s.reduction)
+            assert np.array_equal(got[f"{s.layer.name}.weight"], want)
+            assert np.array_equal(got[f"{s.layer.name}.bias"], rng.standard_normal(s.layer.out_channels) * 0.1)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_weights_to_int16_equals_to_fixed(monkeypatch, per_channel):
+    monkeypatch.setattr(quantize, "SYNTH_CHUNK", 700)
+    w = np.random.default_rng(1).standard_normal((33, 7, 3, 3)) * 3
+    w[0, 0, 0, 0] = 1e9                                         # saturates
+    frac = np.arange(33) % 14 if per_channel else 11
+    want, _ = quantize.to_fixed(w, np.reshape(frac, (-1, 1, 1, 1)) if per_channel else frac)
+    got = quantize.weights_to_int16(w, frac)
+    assert got.dtype == np.int16 and np.array_equal(got, want)
+
+
+def test_run_reuses_the_calibration_forward():
+    spec = networks.get("alexnet-cifar")
+    params = quantize.synthetic_params(spec, 0)
+    px = image.load(None, spec.input_shape)
+    qnet = quantize.quantize_network(spec, params, px)
+    want = quantize.float_forward(spec, params, quantize.pixels_to_float(px, spec))
+    got = quantize.reference_outputs(qnet, params, px)
+    assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+    other = px[:, ::-1].copy()                                  # other pixels: a new forward
+    fresh = quantize.reference_outputs(qnet, params, other)
+    assert np.array_equal(fresh["conv1"], quantize.float_forward(spec, params, quantize.pixels_to_float(other, spec))["conv1"])
