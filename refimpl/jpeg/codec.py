@@ -19,6 +19,7 @@ component are "dummy" blocks which libjpeg's coefficient controller
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -253,6 +254,33 @@ def _headers(layout: _Layout, qtables, dc_tables, ac_tables, interval: int) -> b
     return b"".join(out)
 
 
+def _quant_tables(quality):
+    """:func:`quant_tables_for_quality`, cached (read-only arrays) per quality."""
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
+        return quant_tables_for_quality(quality)  # raises the JpegError
+    return _cached_quant_tables(int(quality))
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_quant_tables(quality: int):
+    tables = quant_tables_for_quality(quality)
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
+@functools.lru_cache(maxsize=64)
+def _standard_headers(height: int, width: int, grey: bool, h: int, v: int,
+                      quality: int, interval: int) -> bytes:
+    """:func:`_headers` of a file with the standard Huffman tables (cached)."""
+    layout = _encoder_layout(height, width, grey, h, v)
+    n = len(layout.components)
+    table_no = [0] + [1] * (n - 1)
+    return _headers(layout, _cached_quant_tables(quality),
+                    [_STD_TABLES[f"dc{t}"] for t in table_no],
+                    [_STD_TABLES[f"ac{t}"] for t in table_no], interval)
+
+
 @dataclass
 class _Encoded:
     layout: _Layout
@@ -286,7 +314,7 @@ def _encode_stages(array, quality, subsampling, optimize, restart_interval,
     optimize = _check_flag("optimize", optimize)
     grey = image.ndim == 2
     h, v = _luma_sampling(subsampling, grey)
-    qtables = quant_tables_for_quality(quality)
+    qtables = _quant_tables(quality)
     layout = _encoder_layout(image.shape[0], image.shape[1], grey, h, v)
     interval = _restart_interval(layout, restart_interval, restart_rows)
     planes = _component_planes(image, layout)
@@ -304,8 +332,12 @@ def _encode_stages(array, quality, subsampling, optimize, restart_interval,
                                              optimize)
     code, code_length = hf.assign_codes(symbols, dc_tables, ac_tables)
     scan = hf.encode_segments(symbols, code, code_length, bpm, interval)
-    jpeg = _headers(layout, qtables, dc_tables, ac_tables, interval) + scan \
-        + write_eoi()
+    if optimize:
+        header = _headers(layout, qtables, dc_tables, ac_tables, interval)
+    else:  # standard tables: the header depends on these parameters only
+        header = _standard_headers(image.shape[0], image.shape[1], grey, h, v,
+                                   int(quality), interval)
+    jpeg = header + scan + write_eoi()
     return _Encoded(layout, qtables, planes, coefficients, blocks,
                     block_component, symbols, dc_tables, ac_tables, code,
                     code_length, interval, jpeg)

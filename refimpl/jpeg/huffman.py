@@ -936,6 +936,128 @@ def _walk(plan, p, mcus, limit):
 def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
     """Symbols and values at the visited positions of whole MCUs (vectorised).
 
+    Every block's AC symbols follow its DC symbol and its magnitude bits, so
+    block b's first AC symbol sits at ``dc_pos[b] + dc_len[b] + dc_size[b]``
+    (the walk reads at least one AC symbol per block); a sorted search of
+    those starts in ``ac_pos`` splits the AC symbols into blocks.  A code and
+    its magnitude bits (<= 16 + 15 bits) are read from one 32-bit window and
+    decoded with one look-up of :func:`_window_info`.  Only the bytes the
+    positions span are read.  :func:`_records_reference` is the same
+    computation from separate 16-bit windows (its oracle test:
+    ``tests/test_jpeg_records.py``).
+    """
+    per_mcu = len(block_tables)
+    n_blocks = len(dc_pos)
+    lo = int(dc_pos[0]) >> 3 if n_blocks else 0
+    hi = (max(int(dc_pos[-1]), int(ac_pos[-1]) if len(ac_pos) else 0) >> 3) + 8
+    words = _byte_words(data[lo:hi])
+    dc_pos = dc_pos - 8 * lo
+    ac_pos = ac_pos - 8 * lo
+    slot = np.arange(n_blocks) % per_mcu if per_mcu > 1 else None
+    dc_w = _windows32(words, dc_pos)
+    dc_len, dc_size, _ = _info_at(dc_tabs, [dc_tabs.index(t[0]) for t in block_tables],
+                                  slot, dc_w, "DC")
+    dc_diff = _extend32(dc_w, dc_len, dc_size)
+    after_dc = dc_pos + dc_len + dc_size
+    first = np.searchsorted(ac_pos, after_dc)
+    if len(ac_pos) < n_blocks or not np.array_equal(
+            ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
+        raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
+    counts = np.diff(first, append=len(ac_pos))
+    ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
+    ac_w = _windows32(words, ac_pos)
+    ac_slot = slot[ac_block] if per_mcu > 1 else None
+    ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
+                                  ac_slot, ac_w, "AC")
+    # Zig-zag index = running sum of (run + 1) / 16 steps within the block.
+    csum = np.cumsum(step, dtype=np.int32)
+    used = counts > 0
+    k = csum - np.repeat((csum - step)[first[used]], counts[used])
+    coef = np.flatnonzero(size)
+    k = k[coef]
+    if len(k) and k.max() > LAST_AC:
+        raise JpegError("corrupt data: AC coefficient index beyond 63")
+    value = _extend32(ac_w[coef], ac_len[coef], size[coef])
+    # Compact types: DC differences and AC values have at most 15 magnitude
+    # bits (|v| <= 32767), block indices of a chunk fit int32.
+    return ScanRecords(dc_diff, ac_block[coef], k.astype(np.uint8),
+                       value.astype(np.int16))
+
+
+def _byte_words(data: np.ndarray) -> np.ndarray:
+    """The 64 bits starting at every byte of ``data`` (0-padded), uint64."""
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)
+    return np.ascontiguousarray(windows).view(">u8").reshape(-1).astype(np.uint64)
+
+
+def _windows32(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The 32 bits starting at each bit position ``pos`` (0-padded), uint32.
+
+    ``words`` from :func:`_byte_words`; positions past its end read zeros.
+    """
+    i = np.minimum(pos >> 3, len(words) - 1)
+    shifted = words[i] << (pos & 7).astype(np.uint64)  # drop the first bits
+    return (shifted >> np.uint64(32)).astype(np.uint32)
+
+
+@functools.lru_cache(maxsize=64)
+def _window_info(table: HuffmanTable) -> np.ndarray:
+    """Per 16-bit window: ``length | size << 5 | step << 9`` (int32).
+
+    length: code length (0: no valid code); size: magnitude bits (the DC
+    symbol, or the AC symbol's low nibble); step: AC zig-zag increment
+    ``run + 1`` for a coefficient, 16 for ZRL, 0 for EOB and the other
+    size-0 symbols (they end the block).  Read-only, cached per table.
+    """
+    symbol = table.lookup_symbol.astype(np.int32)
+    size = symbol if table.is_dc else symbol & 0x0F
+    step = np.where(size > 0, (symbol >> 4) + 1, np.where(symbol == ZRL, 16, 0))
+    if table.is_dc:
+        step = np.zeros_like(symbol)
+    info = table.lookup_length.astype(np.int32) | (size << 5) | (step << 9)
+    info.setflags(write=False)
+    return info
+
+
+def _info_at(tables, table_of_slot, slot, window, kind):
+    """(length, size, step), int32, of the code at the top of each window.
+
+    ``slot`` (None: one slot) picks each position's table through
+    ``table_of_slot``.  Raises JpegError on an invalid code.
+    """
+    w16 = window >> 16
+    if len(tables) == 1:
+        info = _window_info(tables[0])[w16]
+    else:
+        table_index = np.asarray(table_of_slot)[slot]
+        info = np.zeros(len(w16), dtype=np.int32)
+        for i, table in enumerate(tables):
+            sel = np.flatnonzero(table_index == i)
+            info[sel] = _window_info(table)[w16[sel]]
+    length = info & 31
+    if len(length) and not length.all():
+        raise JpegError(f"corrupt data: invalid {kind} Huffman code")
+    return length, (info >> 5) & 15, info >> 9
+
+
+def _extend32(window: np.ndarray, length: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """EXTEND (T.81 F.2.2.1) of the ``size`` bits after a ``length``-bit code.
+
+    ``window``: uint32 with the code at the top (length + size <= 31, so
+    the shift is >= 1 and the bits fit int32).  Returns int32.
+    """
+    bits = (window >> (32 - length - size).astype(np.uint32)).astype(np.int32)
+    mask = (np.int32(1) << size) - 1
+    bits &= mask
+    return bits - (bits < ((mask + 1) >> 1)) * mask
+
+
+def _records_reference(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
+    """:func:`_records` the first way: a search per AC symbol, 16-bit windows.
+
+    Kept as the oracle of :func:`_records` (``tests/test_jpeg_records.py``).
+
     Positions only grow along the walk, so an AC symbol belongs to the last
     block whose DC position precedes it.  Only the bytes the positions span
     are read.

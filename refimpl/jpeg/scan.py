@@ -134,6 +134,14 @@ def _dc_values(diff, slot_comp, m0, interval, carry) -> np.ndarray:
     value: the sum modulo 2**16 is the same.
     """
     n_mcu = diff.shape[0]
+    if diff.shape[1] == 1 and not interval:  # one block per MCU, no restarts
+        comp = int(slot_comp[0])
+        values = np.cumsum(diff[:, 0], dtype=np.int64)
+        if m0 > 0:
+            values += carry.get(comp, 0)
+        if n_mcu:
+            carry[comp] = int(values[-1])
+        return values.astype(np.int16)  # libjpeg stores DC as a 16-bit JCOEF
     dc = np.empty(diff.shape, dtype=np.int64)
     mcu = np.arange(m0, m0 + n_mcu)
     for comp in np.unique(slot_comp):
