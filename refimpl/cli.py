@@ -21,7 +21,8 @@ def _add_run(sub):
     p = sub.add_parser("run", help="run a network bit-exactly and print the per-layer table")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic He-normal weights)")
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' for seeded He-normal weights "
+                   "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
     p.add_argument("--dump", metavar="DIR", help="write every layer's tensors and layers.json to DIR")
@@ -62,7 +63,7 @@ def cmd_cost(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import engine, image, networks, quantize
+    from . import engine, image, networks, quantize, trained
     from .report import run_table
 
     spec = networks.get(args.network)
@@ -76,11 +77,9 @@ def cmd_run(args) -> int:
     if args.until is not None:
         spec.layer(args.until)
     pixels = image.load(args.image, spec.input_shape)
-    if args.weights:
-        params = quantize.load_params(args.weights, spec)
-    else:
-        params = quantize.synthetic_params(spec, args.seed, until=args.until)
-    qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
+    params, src, calib = trained.resolve(spec, args.weights, args.seed, until=args.until)
+    qnet = quantize.quantize_network(spec, params, pixels if calib is None else calib,
+                                     per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
                                      until=args.until)
     x = quantize.pixels_to_int(pixels, spec)
@@ -91,15 +90,92 @@ def cmd_run(args) -> int:
         results = tiled.run(qnet, x, prof, until=args.until)
     ref = quantize.float_forward(spec, params, quantize.pixels_to_float(pixels, spec), until=args.until)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
-    src = f"weights {args.weights}" if args.weights else f"synthetic weights (seed {args.seed})"
+    if calib is not None:
+        src += f", activation formats calibrated on {len(calib)} training images"
     mode = f"tiled on profile {prof.name}" if prof else "fast engine"
     print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
     print(run_table(qnet, results, sqnr))
     if args.dump:
         from .dump import write_dump
         write_dump(args.dump, qnet, results, extra=dict(
-            image=args.image or "embedded default", weights=args.weights or f"synthetic seed {args.seed}"))
+            image=args.image or "embedded default", weights=src))
         print(f"dumped {len(results)} layers to {args.dump}")
+    return 0
+
+
+def _add_eval(sub):
+    p = sub.add_parser("eval", help="top-1/top-5 accuracy on CIFAR-10: bit-exact engine against float reference")
+    p.add_argument("--network", default="alexnet-cifar", help="alexnet-cifar (default; the 32x32 network)")
+    p.add_argument("--weights", help="as for run (default: the shipped trained weights; 'synthetic' for seeded ones)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights (default 0)")
+    p.add_argument("--data", help="CIFAR-10 JPEG zip (default $REFIMPL_CIFAR_ZIP or ../shared/data/cifar10-jpeg.zip), "
+                   "or an .npz with 'pixels' and 'labels' such as tests/data/cifar10/test-300.npz")
+    p.add_argument("--split", default="test", help="test (default) or train (zip only)")
+    p.add_argument("--cache", help="folder for the decoded arrays (default $REFIMPL_CACHE or ~/.cache/refimpl)")
+    p.add_argument("--limit", type=int, help="evaluate N images evenly spread over the split (default all)")
+    p.add_argument("--batch", type=int, default=250, help="images per engine call (default 250)")
+    p.add_argument("--format", default="table", help="table (default) or json")
+    p.add_argument("--per-channel", action="store_true", help="weight fractional bits per output channel")
+    p.add_argument("--bias-bits", type=int, default=16, help="bias word width, 16 (default) or 32")
+    p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
+    p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
+    p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
+    p.set_defaults(func=cmd_eval)
+
+
+def _eval_data(args):
+    """(pixels, labels, description) from --data: the zip, or an .npz of arrays."""
+    import numpy as np
+
+    from .train import data
+    path = args.data or data.default_zip()
+    if str(path).endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                pixels, labels = f["pixels"], f["labels"]
+        except FileNotFoundError:
+            raise RefimplError(f"{path}: no such file") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise RefimplError(f"{path}: not an .npz with 'pixels' and 'labels' arrays ({exc})") from None
+        if pixels.dtype != np.uint8 or pixels.ndim != 4 or len(labels) != len(pixels):
+            raise RefimplError(f"{path}: 'pixels' must be uint8 (N, 3, H, W) with one label each")
+        return pixels, labels, str(path)
+    pixels, labels = data.load(path, args.split, args.cache)
+    return pixels, labels, f"{path} ({args.split} split)"
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from . import evaluate, networks, quantize, trained
+
+    spec = networks.get(args.network)
+    if args.format not in ("table", "json"):
+        raise RefimplError(f"unknown format '{args.format}' (choose from: table, json)")
+    if args.batch < 1 or (args.limit is not None and args.limit < 1):
+        raise RefimplError("--batch and --limit must be >= 1")
+    if spec.name not in trained.SHIPPED:
+        raise RefimplError(f"network {spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
+                           f"eval runs the CIFAR-10 network ({', '.join(trained.SHIPPED)})")
+    pixels, labels, where = _eval_data(args)
+    if tuple(pixels.shape[1:]) != tuple(spec.input_shape):
+        raise RefimplError(f"{where}: images are {tuple(pixels.shape[1:])}, network {spec.name} takes {spec.input_shape}")
+    idx = evaluate.spread(len(labels), args.limit)
+    pixels, labels = pixels[idx], labels[idx]
+    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    calib = trained.calibration_set(spec)["pixels"]
+    qnet = quantize.quantize_network(spec, params, calib, per_channel=args.per_channel, bias_bits=args.bias_bits,
+                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
+    from tqdm import tqdm
+    with tqdm(total=len(labels), unit="img", desc="eval", disable=None, file=sys.stderr) as bar:
+        rep = evaluate.evaluate(evaluate.bitexact_classifier(spec, params, qnet), pixels, labels, args.batch,
+                                bar.update)
+    head = dict(network=spec.name, weights=src, data=where, calibration=f"{len(calib)} shipped training images")
+    if args.format == "json":
+        print(json.dumps(dict(head, **rep), indent=1))
+    else:
+        print(f"{spec.name}: {src}; {where}; activation formats calibrated on {len(calib)} training images")
+        print(evaluate.table(rep))
     return 0
 
 
@@ -193,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_run(sub)
     _add_cost(sub)
+    _add_eval(sub)
     _add_jpeg(sub)
     _add_golden(sub)
     return ap

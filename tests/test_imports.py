@@ -5,9 +5,9 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
-ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "image", "fixedpoint", "quantize", "kernels",
+ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "train", "image", "fixedpoint", "quantize", "trained", "kernels",
          "engine", "schedule", "cost", "tiled", "jpeg", "features", "wordfile", "manifest", "dump",
-         "vectors", "compare", "report", "cli", "__main__", "__init__", "sets"]
+         "vectors", "compare", "report", "evaluate", "cli", "__main__", "__init__", "sets"]
 
 
 def rank(name: str) -> int:
