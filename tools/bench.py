@@ -8,8 +8,10 @@ floor : the same layers' raw float64 GEMMs on pre-built columns and weights
         (what BLAS alone costs on this machine).
 tiled : the tiled engine (144-MAC schedule of the paper-28nm profile, per-tile
         counters) on the same layers, against the fast engine.
-Prints per-layer times, the tiled/fast ratio, then the ratio engine / floor as
-the last line.
+train : one alexnet-cifar training step (batch 128, float32) against the float32
+        GEMMs of the same products (tools/bench_train.py).
+Prints per-layer times, the tiled/fast ratio, the ratio engine / floor, then
+the training-step ratio as the last line.
 """
 import argparse
 import sys
@@ -76,6 +78,8 @@ def main():
           f"{t_forward / t_floor:.2f}x the GEMM floor")
     print(f"ratio tiled/fast engine (conv1-conv5, one frame): {t_tiled / t_eng:.2f}")
     print(f"ratio engine/floor (conv1-conv5, one frame): {t_eng / t_floor:.2f}")
+    from bench_train import train_step_ratio    # tools/bench_train.py: one SGD step against its float32 GEMM floor
+    train_step_ratio(max(3, args.repeat // 3))
 
 
 if __name__ == "__main__":

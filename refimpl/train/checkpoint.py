@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def load_checkpoint(path):
             velocity = {k[9:]: f[k] for k in f.files if k.startswith("velocity/")}
     except FileNotFoundError:
         raise RefimplError(f"{path}: no such checkpoint") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise RefimplError(f"{path}: not a train_cifar checkpoint ({exc})") from None
     rng = np.random.default_rng()
     rng.bit_generator.state = meta["rng_state"]
