@@ -35,6 +35,14 @@ RECIPE_FLAGS = {"epochs": int, "batch": int, "peak_lr": float, "warmup": float, 
                 "weight_decay": float, "seed": int, "crop_pad": int}
 
 
+def write_weights(spec, params, out):
+    """The float32 .npz `refimpl run --weights` reads (input scaling folded into conv1)."""
+    buf = io.BytesIO()
+    np.savez(buf, **model.export(spec, params))
+    atomic_write(Path(out), buf.getvalue())
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=None, help=f"CIFAR-10 JPEG zip (default ${data.ENV_ZIP} or {data.DEFAULT_ZIP})")
@@ -45,6 +53,8 @@ def parse(argv):
     p.add_argument("--log", default=None, help="JSON log (default <out>.log.json)")
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after this many epochs of this run (checkpoint kept; resume later)")
+    p.add_argument("--export", action="store_true",
+                   help="only write --out from the --resume checkpoint's weights (no training)")
     p.add_argument("--eval-every", type=int, default=5, help="evaluate on every k-th test image after each epoch (default 5)")
     p.add_argument("--train-every", type=int, default=1,
                    help="train on every k-th training image only (smoke tests; default 1 = all 50,000)")
@@ -76,6 +86,11 @@ def main(argv=None) -> int:
         velocity = optim.sgd_init(params)
         done, log = 0, []
     spec = get(recipe.network)
+    if args.export:
+        if not args.resume:
+            raise RefimplError("--export needs --resume CHECKPOINT")
+        write_weights(spec, params, args.out)
+        return 0
     from tqdm import tqdm
     pixels, labels = data.load(args.data, "train", args.cache)
     pixels, labels = pixels[::args.train_every], labels[::args.train_every]
@@ -110,10 +125,7 @@ def main(argv=None) -> int:
         save_checkpoint(ckpt_dir / f"epoch-{epoch + 1:03d}.npz", recipe, params, velocity, rng, epoch + 1, log)
         atomic_write(log_path, (json.dumps(dict(recipe=recipe.as_dict(), epochs=log), indent=1) + "\n").encode())
     if last == recipe.epochs:
-        buf = io.BytesIO()
-        np.savez(buf, **model.export(spec, params))
-        atomic_write(Path(args.out), buf.getvalue())
-        print(f"wrote {args.out}", file=sys.stderr)
+        write_weights(spec, params, args.out)
     else:
         print(f"stopped after epoch {last}; continue with --resume {ckpt_dir / f'epoch-{last:03d}.npz'}", file=sys.stderr)
     return 0
