@@ -19,8 +19,8 @@ from refimpl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "cifar10" / "test-300.npz"
-MODEL_CARD_FIXED_TOP1 = None    # filled from the README model card once measured
-MODEL_CARD_FLOAT_TOP1 = None
+MODEL_CARD_FIXED_TOP1 = 0.7780   # 7,780 of 10,000 test images (README "Trained model")
+MODEL_CARD_FLOAT_TOP1 = 0.7781   # 7,781 of 10,000
 
 
 @pytest.fixture(scope="module")

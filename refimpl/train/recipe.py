@@ -19,7 +19,7 @@ from . import data, layers, model, optim
 @dataclass(frozen=True)
 class Recipe:
     network: str = "alexnet-cifar"
-    epochs: int = 8
+    epochs: int = 10
     batch: int = 128
     peak_lr: float = 0.02        # one-cycle peak learning rate
     warmup: float = 0.15         # fraction of the steps spent rising to peak_lr
