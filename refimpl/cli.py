@@ -80,7 +80,8 @@ def _add_run(sub):
                                    "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic He-normal weights)")
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' for seeded He-normal weights "
+                   "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
     p.add_argument("--dump", metavar="DIR", help="write every layer's tensors and layers.json to DIR")
@@ -99,25 +100,31 @@ def _add_run(sub):
 
 
 def _run_inputs(args, spec, progress):
-    """(pixels, params, weights description, weights sha256) of a run."""
-    from . import image, quantize
+    """(pixels, params, weights description, weights sha256, calibration pixels or None) of a run.
+
+    --weights: an .npz, 'synthetic', or nothing: the shipped trained weights
+    where the network has them (refimpl.trained), seeded synthetic ones otherwise.
+    """
+    from . import image, trained
     from .fileio import file_sha256
 
     pixels = image.load(args.image, spec.input_shape)
-    if args.weights:
+    if args.weights and args.weights != trained.SYNTHETIC:
         progress.stage(f"reading {args.weights}")
-        params = quantize.load_params(args.weights, spec)
-        return pixels, params, f"weights {args.weights}", file_sha256(args.weights)
-    params = quantize.synthetic_params(spec, args.seed, until=args.until)
-    return pixels, params, f"synthetic weights (seed {args.seed})", None
+    params, src, calib = trained.resolve(spec, args.weights, args.seed, until=args.until)
+    if calib is not None:
+        src += f", activation formats calibrated on {len(calib)} training images"
+    sha = file_sha256(args.weights) if args.weights and args.weights != trained.SYNTHETIC else None
+    return pixels, params, src, sha, calib
 
 
-def _run_compute(args, spec, prof, pixels, params, progress) -> tuple:
-    """(qnet, results, float reference outputs) of a run."""
+def _run_compute(args, spec, prof, pixels, params, progress, calib=None) -> tuple:
+    """(qnet, results, float reference outputs) of a run; formats calibrated on
+    ``calib`` (uint8 (N, 3, H, W)) when given, else on the input picture."""
     from . import engine, quantize
 
     progress.stage("quantizing (float reference for calibration)")
-    qnet = quantize.quantize_network(spec, params, pixels, per_channel=args.per_channel, bias_bits=args.bias_bits,
+    qnet = quantize.quantize_network(spec, params, pixels if calib is None else calib, per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding,
                                      until=args.until)
     x = quantize.pixels_to_int(pixels, spec)
@@ -142,7 +149,7 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
         print(report.run_csv(records), end="")
     else:
         doc = dict(network=spec.name, description=spec.description, image=args.image or "embedded default",
-                   weights=args.weights or f"synthetic seed {args.seed}", weights_sha256=weights_sha256,
+                   weights=src, weights_sha256=weights_sha256,
                    mode=args.mode, profile=prof.name if prof else None, frames=1,
                    units=dict(macs="multiply-accumulates", frac_bits="fractional bits",
                               acc_overflow_outputs="outputs whose accumulation overflowed at least once",
@@ -173,8 +180,8 @@ def cmd_run(args) -> int:
         from .fileio import check_output_dir
         check_output_dir(args.dump, dump_files, args.force)
     with _Progress(args.quiet) as progress:
-        pixels, params, src, weights_sha256 = _run_inputs(args, spec, progress)
-        qnet, results, ref = _run_compute(args, spec, prof, pixels, params, progress)
+        pixels, params, src, weights_sha256, calib = _run_inputs(args, spec, progress)
+        qnet, results, ref = _run_compute(args, spec, prof, pixels, params, progress, calib)
     for text in report.clamp_warnings(qnet, results, params, ref):
         _warn(text)
     sqnr = {r.name: quantize.sqnr_db(ref[r.name], r.output, ql.out_frac) for r, ql in zip(results, qnet.layers)}
@@ -183,7 +190,7 @@ def cmd_run(args) -> int:
     if args.dump:
         from .dump import write_dump
         write_dump(args.dump, qnet, results, force=args.force, extra=dict(
-            image=args.image or "embedded default", weights=args.weights or f"synthetic seed {args.seed}",
+            image=args.image or "embedded default", weights=src,
             weights_sha256=weights_sha256))
         print(f"dumped {len(results)} layers to {args.dump}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0
@@ -430,10 +437,125 @@ def cmd_compare(args) -> int:
     return compare.run(args.golden_dir, args.rtl_dir, args.max_report, args.junit, args.ignore, args.require_all)
 
 
+def _add_eval(sub):
+    p = sub.add_parser("eval", help="top-1/top-5 accuracy on CIFAR-10: bit-exact engine against float reference",
+                       description="Accuracy on CIFAR-10 of the bit-exact engine and of the float64 reference "
+                                   "path (top-1, top-5, agreement, saturations, images/s); with --at and --codec, "
+                                   "of the partitioned pipeline (edge encode, bitstream, host decode) against the "
+                                   "unsplit engine, with the mean bitstream bytes per image.")
+    p.add_argument("--network", default="alexnet-cifar", help="alexnet-cifar (default; the 32x32 network)")
+    p.add_argument("--weights", help="as for run (default: the shipped trained weights; 'synthetic' for seeded ones)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    p.add_argument("--data", help="CIFAR-10 JPEG zip (default $REFIMPL_CIFAR_ZIP or ../shared/data/cifar10-jpeg.zip), "
+                   "or an .npz with 'pixels' and 'labels' such as tests/data/cifar10/test-300.npz")
+    p.add_argument("--split", default="test", help="test (default) or train (zip only)")
+    p.add_argument("--cache", help="folder for the decoded arrays (default $REFIMPL_CACHE or ~/.cache/refimpl)")
+    p.add_argument("--limit", type=int, help="evaluate N images evenly spread over the split (default all)")
+    p.add_argument("--batch", type=int, default=250, help="images per engine call (default 250)")
+    p.add_argument("--format", default="table", help="table (default) or json")
+    p.add_argument("--per-channel", action="store_true", help="weight fractional bits per output channel")
+    p.add_argument("--bias-bits", type=int, default=16, help="bias word width, 16 (default) or 32")
+    p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
+    p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
+    p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
+    g = p.add_argument_group("partitioned pipeline (refimpl edge / host, image by image)")
+    g.add_argument("--at", metavar="LAYER", help="partition layer ('input': host-only); without it, no split")
+    g.add_argument("--codec", default="lossless", help="raw, lossless (default) or jpeg")
+    g.add_argument("--qf", type=int, default=50, help="JPEG quality 1..100 (default 50)")
+    g.add_argument("--mapping", default="shift", help="8-bit mapping for jpeg: shift (default) or minmax")
+    g.add_argument("--mosaic", default="packed", help="jpeg mosaic: packed (default) or aligned")
+    g.add_argument("--container", default="abbreviated", help="jpeg datastream: abbreviated (default) or full")
+    g.add_argument("--host", default="fixed", help="host mode: fixed (default, the bit-exact engine) or float")
+    p.set_defaults(func=cmd_eval)
+
+
+def _eval_data(args):
+    """(pixels, labels, description) from --data: the zip, or an .npz of arrays."""
+    import numpy as np
+
+    from .train import data
+    path = args.data or data.default_zip()
+    if str(path).endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                pixels, labels = f["pixels"], f["labels"]
+        except FileNotFoundError:
+            raise RefimplError(f"{path}: no such file") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise RefimplError(f"{path}: not an .npz with 'pixels' and 'labels' arrays ({exc})") from None
+        if pixels.dtype != np.uint8 or pixels.ndim != 4 or len(labels) != len(pixels):
+            raise RefimplError(f"{path}: 'pixels' must be uint8 (N, 3, H, W) with one label each")
+        return pixels, labels, str(path)
+    pixels, labels = data.load(path, args.split, args.cache)
+    return pixels, labels, f"{path} ({args.split} split)"
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from . import evaluate, networks, quantize, trained
+
+    spec = networks.get(args.network)
+    if args.format not in ("table", "json"):
+        raise RefimplError(f"unknown format '{args.format}' (choose from: table, json)")
+    if args.batch < 1 or (args.limit is not None and args.limit < 1):
+        raise RefimplError("--batch and --limit must be >= 1")
+    if spec.name not in trained.SHIPPED:
+        raise RefimplError(f"network {spec.name} takes {'x'.join(map(str, spec.input_shape))} inputs; "
+                           f"eval runs the CIFAR-10 network ({', '.join(trained.SHIPPED)})")
+    pixels, labels, where = _eval_data(args)
+    if tuple(pixels.shape[1:]) != tuple(spec.input_shape):
+        raise RefimplError(f"{where}: images are {tuple(pixels.shape[1:])}, network {spec.name} takes {spec.input_shape}")
+    idx = evaluate.spread(len(labels), args.limit)
+    pixels, labels = pixels[idx], labels[idx]
+    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    calib = trained.calibration_set(spec)["pixels"]
+    qnet = quantize.quantize_network(spec, params, calib, per_channel=args.per_channel, bias_bits=args.bias_bits,
+                                     acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
+    classify, split_text = _eval_classifier(args, spec, params, qnet)
+    from tqdm import tqdm
+    with tqdm(total=len(labels), unit="img", desc="eval", disable=None, file=sys.stderr) as bar:
+        rep = evaluate.evaluate(classify, pixels, labels, args.batch, bar.update)
+    head = dict(network=spec.name, weights=src, data=where, calibration=f"{len(calib)} shipped training images",
+                split=split_text)
+    if args.format == "json":
+        print(json.dumps(dict(head, **rep), indent=1))
+    else:
+        print(f"{spec.name}: {src}; {where}; activation formats calibrated on {len(calib)} training images"
+              + (f"; {split_text}" if split_text else ""))
+        print(evaluate.table(rep))
+    return 0
+
+
+def _eval_classifier(args, spec, params, qnet):
+    """(classify, description of the split or None): the unsplit engine, or with
+    --at the partitioned pipeline (refimpl.split.classify)."""
+    from . import evaluate
+    if args.at is None:
+        return evaluate.bitexact_classifier(spec, params, qnet), None
+    from .split import classify, codecs, mapping, mosaic, partition
+    partition.check_split_point(spec, args.at)
+    codecs.check_codec(args.codec)
+    _split_choice("host mode", args.host, partition.MODES)
+    opts = {}
+    text = f"split after {args.at}, codec {args.codec}"
+    if args.codec == "jpeg":
+        codecs.check_qf(args.qf)
+        mapping.check_mapping(args.mapping)
+        mosaic.check_mosaic(args.mosaic)
+        _split_choice("container", args.container, ("abbreviated", "full"))
+        opts = dict(qf=args.qf, mapping=args.mapping, mosaic=args.mosaic, abbreviated=args.container == "abbreviated")
+        text += f" qf {args.qf}, mapping {args.mapping}, mosaic {args.mosaic}, {args.container} datastream"
+    text += f", host {args.host}"
+    return classify.split_classifier(spec, params, qnet, args.at, args.codec, args.host, **opts), text
+
+
 # ---------------------------------------------------------------- partitioned inference (refimpl.split)
 def _split_params(spec, weights, seed):
-    from . import quantize
-    return quantize.load_params(weights, spec) if weights else quantize.synthetic_params(spec, seed)
+    """(params, calibration frames or None) as refimpl.trained resolves --weights."""
+    from . import trained
+    params, _, calib = trained.resolve(spec, weights, seed)
+    return params, calib
 
 
 def _split_choice(name: str, value: str, choices) -> str:
@@ -448,7 +570,8 @@ def _add_edge(sub):
                                    "--at LAYER, code that layer's output (raw, lossless or jpeg) and write the "
                                    "bitstream; print its size, the ratio against raw int16 and the encoder's cost.")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
-    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+                   "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
     p.add_argument("--at", required=True, metavar="LAYER", help="partition layer L ('input': host-only)")
@@ -484,7 +607,8 @@ def cmd_edge(args) -> int:
     _split_choice("container", args.container, ("abbreviated", "full"))
     prof = load_profile(args.profile)
     pixels = image.load(args.image, spec.input_shape)
-    qnet = partition.quantize_for_split(spec, _split_params(spec, args.weights, args.seed))
+    params, calib = _split_params(spec, args.weights, args.seed)
+    qnet = partition.quantize_for_split(spec, params, calib)
     x = quantize.pixels_to_int(pixels, spec)
     opts = dict(qf=args.qf, mapping=args.mapping, mosaic=args.mosaic, abbreviated=args.container == "abbreviated",
                 optimize=args.optimize) if args.codec == "jpeg" else dict(scan=args.scan, predictor=args.predictor) if args.codec == "lossless" else {}
@@ -520,7 +644,8 @@ def _add_host(sub):
                                    "engine; float: the float64 reference) and print the top classes.")
     p.add_argument("file", help="bitstream written by 'refimpl edge'")
     p.add_argument("--network", help="refuse a bitstream of any other network")
-    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+                   "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--mode", default="fixed", help="fixed (default: the bit-exact engine) or float (float64)")
     p.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
@@ -556,8 +681,8 @@ def cmd_host(args) -> int:
         raise RefimplError(f"{args.file}: bitstream names network '{h.network}', unknown to this host "
                            f"(known: {', '.join(networks.NETWORKS)})")
     spec = networks.get(h.network)
-    params = _split_params(spec, args.weights, args.seed)
-    qnet = partition.quantize_for_split(spec, params)
+    params, calib = _split_params(spec, args.weights, args.seed)
+    qnet = partition.quantize_for_split(spec, params, calib)
     try:
         out = partition.host_decode_run(qnet, data, args.mode, params)
     except RefimplError as exc:
@@ -583,7 +708,8 @@ def _add_features(sub):
                                    "bytes and ratios, lossy reconstruction error and host top-1 agreement, as "
                                    "means over the given pictures (paper Figs. 3 and 4).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
-    p.add_argument("--weights", help=".npz of float weights (default: seeded synthetic weights)")
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+                   "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--images", nargs="+", metavar="PATH", help="pictures or folders (default: the embedded photo)")
     p.add_argument("--qf", default="10,30,50,75", help="comma-separated JPEG qualities (default 10,30,50,75)")
@@ -621,8 +747,8 @@ def cmd_features(args) -> int:
     quantize.check_supported(spec)
     paths = analysis.image_paths(args.images) if args.images else [None]
     pixels = np.stack([image.load(p, spec.input_shape) for p in paths])
-    params = _split_params(spec, args.weights, args.seed)
-    qnet = partition.quantize_for_split(spec, params)
+    params, calib = _split_params(spec, args.weights, args.seed)
+    qnet = partition.quantize_for_split(spec, params, calib)
     rep = analysis.feature_rows(qnet, params, quantize.pixels_to_int(pixels, spec), qfs, mapping=args.mapping,
                                 mosaic=args.mosaic, scan=args.scan, predictor=args.predictor, optimize=args.optimize,
                                 mode=args.mode)
@@ -647,6 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edge(sub)
     _add_host(sub)
     _add_features(sub)
+    _add_eval(sub)
     return ap
 
 

@@ -27,7 +27,7 @@ else:
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ("run", "--network", "alexnet-cifar", "--until", "pool2")
+RUN = ("run", "--network", "alexnet-cifar", "--weights", "synthetic", "--until", "pool2")
 RUN_KEYS = ["layer", "type", "output_shape", "macs", "in_frac_bits", "w_frac_bits", "out_frac_bits",
             "acc_overflow_outputs", "saturated_outputs", "outputs", "sqnr_db"]
 # alexnet-cifar up to pool2, by hand: conv1 64 x 32 x 32 outputs, K = 3*5*5 = 75; conv2 in 2 groups,
@@ -261,10 +261,17 @@ def test_clamp_warning_names_the_layer_precision_lost(tmp_path):
 
 
 def test_no_clamp_warning_for_the_default_runs():
-    for argv in (("run", "--network", "alexnet-cifar"), ("run", "--network", "alexnet-cifar", "--per-channel",
-                                                          "--bias-bits", "32")):
+    for argv in (("run", "--network", "alexnet-cifar"), ("run", "--network", "alexnet-cifar", "--weights", "synthetic"),
+                 ("run", "--network", "alexnet-cifar", "--weights", "synthetic", "--per-channel", "--bias-bits", "32")):
         code, _, err = cli(*argv)
         assert code == 0 and err == "", argv
+
+
+def test_trained_conv1_bias_clamp_is_named():
+    # trained conv1: max |b| = 0.498 < 2**-1, so a 32-bit bias word would take
+    # 31 + 1 = 32 fractional bits; the -8..24 limit clamps it, and the warning says so
+    code, _, err = cli("run", "--network", "alexnet-cifar", "--per-channel", "--bias-bits", "32")
+    assert code == 0 and err.startswith("refimpl: warning: layer conv1: bias b_frac clamped at 24"), err
 
 
 def test_manifest_and_dump_record_the_weights_sha256(tmp_path):

@@ -25,9 +25,13 @@ def one_line_error(proc, *words):
 
 @pytest.fixture(scope="module")
 def cifar_top5():
-    """Top-5 of the unsplit bit-exact run, computed in-process."""
+    """Top-5 of the unsplit bit-exact run with the CLI's default (the shipped trained
+    weights and their calibration set), computed in-process."""
+    from refimpl import trained
     spec = networks.get("alexnet-cifar")
-    qnet = partition.quantize_for_split(spec, quantize.synthetic_params(spec, 0))
+    params, _, calib = trained.resolve(spec, None)
+    assert calib is not None
+    qnet = partition.quantize_for_split(spec, params, calib)
     out = engine.run(qnet, quantize.pixels_to_int(image.load(None, spec.input_shape), spec))[-1].output.reshape(-1)
     order = sorted(range(out.size), key=lambda c: (-int(out[c]), c))[:5]
     return [(c, int(out[c]) * 2.0 ** -qnet.layers[-1].out_frac) for c in order]
@@ -78,7 +82,7 @@ def test_host_rejects_other_network_other_weights_and_damage(tmp_path):
     f = tmp_path / "a.rfsb"
     assert refimpl("edge", "--network", "alexnet-cifar", "--at", "pool5", "--codec", "raw", "--out", f).returncode == 0
     one_line_error(refimpl("host", f, "--network", "alexnet"), "from network 'alexnet-cifar'", "runs 'alexnet'")
-    one_line_error(refimpl("host", f, "--seed", "1"), str(f))
+    one_line_error(refimpl("host", f, "--weights", "synthetic", "--seed", "1"), str(f))
     data = f.read_bytes()
     (tmp_path / "cut.rfsb").write_bytes(data[:30])
     one_line_error(refimpl("host", tmp_path / "cut.rfsb"), "truncated in field")

@@ -20,6 +20,8 @@ overflow (issue 9) engine.run of all of AlexNet with 32-bit accumulators
 batch    (goal 2) alexnet-cifar: cost per frame at batch 256 against batch 1,
          peak traced memory (tracemalloc) at batch 64 and 1024, and N random
          32x32 frames (default 10,000) in one engine.run keeping fc8 only.
+train    (issue 12) one alexnet-cifar training step (batch 128, float32)
+         against the float32 GEMMs of the same products (tools/bench_train.py).
 startup  (goal 3) wall time of ``refimpl run`` (a subprocess) on AlexNet and
          VGG-16 against the engine's own time for that network (engine.run,
          second call, in the worker).
@@ -45,7 +47,7 @@ from refimpl.spec import layer_shapes  # noqa: E402
 
 CONVS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-SECTIONS = ("forward", "tiled", "overflow", "batch", "startup")
+SECTIONS = ("forward", "tiled", "overflow", "batch", "train", "startup")
 
 
 CLOCK = time.perf_counter      # --clock cpu: time.process_time (this process's CPU, all its threads)
@@ -210,6 +212,9 @@ def worker(args):
         overflow(args.repeat)
     if "batch" in sections:
         batch(args.repeat, args.frames)
+    if "train" in sections:
+        from bench_train import train_step_ratio    # tools/bench_train.py: one SGD step against its float32 GEMM floor
+        train_step_ratio(max(3, args.repeat // 3))
     if "startup" in sections:
         startup(args.repeat)
     print(f"load average at the end {os.getloadavg()[0]:.1f} (1 min)")

@@ -11,8 +11,9 @@ The two ends are the same mechanism: L = "input" (host-only: the edge sends
 the int16 input feature map, x = (pixel << input_frac) - MEAN_Q) and L = the
 last layer (edge-only: the edge sends the class scores; the host runs nothing).
 
-Both sides quantize the network with the same calibration frame, the embedded
-photograph (``quantize_for_split``), so their formats agree whatever picture
+Both sides quantize the network with the same calibration frames: the shipped
+calibration set of a trained network, else the embedded photograph
+(``quantize_for_split``), so their formats agree whatever picture
 the edge sees; the bitstream carries the partition layer's out_frac and a
 CRC-32 of the quantized network, and the host refuses a stream that was made
 with another network, layer, format or set of weights.
@@ -34,9 +35,12 @@ INPUT = "input"
 MODES = ("fixed", "float")
 
 
-def quantize_for_split(spec: NetworkSpec, params: dict) -> QNetwork:
-    """The whole network quantized with the embedded photograph as calibration frame."""
-    return quantize.quantize_network(spec, params, image.load(None, spec.input_shape))
+def quantize_for_split(spec: NetworkSpec, params: dict, calib: np.ndarray | None = None) -> QNetwork:
+    """The whole network quantized on ``calib`` (uint8 (N, 3, H, W), e.g. a shipped
+    calibration set, refimpl.trained), or on the embedded photograph when None.
+    Edge and host must pass the same frames (the weights CRC checks it)."""
+    frames = image.load(None, spec.input_shape) if calib is None else calib
+    return quantize.quantize_network(spec, params, frames)
 
 
 def weights_crc(qnet: QNetwork) -> int:
