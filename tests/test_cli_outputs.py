@@ -5,6 +5,7 @@ and what is on disk afterwards.
 """
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -80,13 +81,29 @@ def test_current_folder_and_its_parents_are_never_replaced(tmp_path, out, messag
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_folder_holding_the_package_is_never_replaced(tmp_path, force):
-    top = Path(refimpl.__file__).resolve().parent.parent
+    # The CLI runs a copy of the package (PYTHONPATH), so "the package" is the one
+    # the subprocess imports whether refimpl is installed editable or not, and a
+    # broken guard could only destroy the copy, never the checkout or the venv.
+    top = tmp_path / "pkg"
+    shutil.copytree(Path(refimpl.__file__).resolve().parent, top / "refimpl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if not (top / "refimpl" / "sets").is_dir():             # editable install: the sets are vectors/ of the checkout
+        shutil.copytree(Path(__file__).resolve().parents[1] / "vectors", top / "refimpl" / "sets",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(top))
+    work = tmp_path / "work"
+    work.mkdir()
+    probe = subprocess.run([sys.executable, "-c", "import refimpl; print(refimpl.__file__)"], cwd=work, env=env,
+                           capture_output=True, text=True)
+    assert Path(probe.stdout.strip()).resolve() == (top / "refimpl" / "__init__.py").resolve()
     before = sorted(p.name for p in top.iterdir())
-    code, _, err = cli(*SMOKE, "--out", top, *force, cwd=tmp_path)
+    inside = sorted(p.name for p in (top / "refimpl").iterdir())
+    code, _, err = cli(*SMOKE, "--out", top, *force, cwd=work, env=env)
     assert one_error_line(code, err, f"{top}: holds the refimpl package itself")
     assert sorted(p.name for p in top.iterdir()) == before
-    code, _, err = cli(*DUMP, "--dump", top / "refimpl", *force, cwd=tmp_path)
+    code, _, err = cli(*DUMP, "--dump", top / "refimpl", *force, cwd=work, env=env)
     assert one_error_line(code, err, "refimpl: holds the refimpl package itself")
+    assert sorted(p.name for p in (top / "refimpl").iterdir()) == inside
 
 
 @pytest.mark.parametrize("argv, flag", [(SMOKE, "--out"), (DUMP, "--dump")])
