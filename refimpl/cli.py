@@ -558,6 +558,13 @@ def _split_params(spec, weights, seed):
     return params, calib
 
 
+def _add_weight_flags(p):
+    """--weights and --seed, as every command that runs a network reads them (refimpl.trained.resolve)."""
+    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+                   "for alexnet-cifar, seeded synthetic ones otherwise)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+
+
 def _split_choice(name: str, value: str, choices) -> str:
     if value not in choices:
         raise RefimplError(f"unknown {name} '{value}' (choose from: {', '.join(choices)})")
@@ -570,9 +577,7 @@ def _add_edge(sub):
                                    "--at LAYER, code that layer's output (raw, lossless or jpeg) and write the "
                                    "bitstream; print its size, the ratio against raw int16 and the encoder's cost.")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
-                   "for alexnet-cifar, seeded synthetic ones otherwise)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    _add_weight_flags(p)
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
     p.add_argument("--at", required=True, metavar="LAYER", help="partition layer L ('input': host-only)")
     p.add_argument("--codec", required=True, help="raw, lossless or jpeg")
@@ -644,9 +649,7 @@ def _add_host(sub):
                                    "engine; float: the float64 reference) and print the top classes.")
     p.add_argument("file", help="bitstream written by 'refimpl edge'")
     p.add_argument("--network", help="refuse a bitstream of any other network")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
-                   "for alexnet-cifar, seeded synthetic ones otherwise)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    _add_weight_flags(p)
     p.add_argument("--mode", default="fixed", help="fixed (default: the bit-exact engine) or float (float64)")
     p.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
     p.add_argument("--format", default="table", help="table (default) or json")
@@ -708,9 +711,7 @@ def _add_features(sub):
                                    "bytes and ratios, lossy reconstruction error and host top-1 agreement, as "
                                    "means over the given pictures (paper Figs. 3 and 4).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
-                   "for alexnet-cifar, seeded synthetic ones otherwise)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
+    _add_weight_flags(p)
     p.add_argument("--images", nargs="+", metavar="PATH", help="pictures or folders (default: the embedded photo)")
     p.add_argument("--qf", default="10,30,50,75", help="comma-separated JPEG qualities (default 10,30,50,75)")
     p.add_argument("--mapping", default="shift", help="8-bit mapping: shift (default) or minmax")
