@@ -11,7 +11,7 @@ import json
 import sys
 
 from . import __version__
-from .errors import RefimplError
+from .errors import RefimplError, check_choice
 
 
 class _Parser(argparse.ArgumentParser):
@@ -536,14 +536,14 @@ def _eval_classifier(args, spec, params, qnet):
     from .split import classify, codecs, mapping, mosaic, partition
     partition.check_split_point(spec, args.at)
     codecs.check_codec(args.codec)
-    _split_choice("host mode", args.host, partition.MODES)
+    check_choice("host mode", args.host, partition.MODES)
     opts = {}
     text = f"split after {args.at}, codec {args.codec}"
     if args.codec == "jpeg":
         codecs.check_qf(args.qf)
         mapping.check_mapping(args.mapping)
         mosaic.check_mosaic(args.mosaic)
-        _split_choice("container", args.container, ("abbreviated", "full"))
+        check_choice("container", args.container, ("abbreviated", "full"))
         opts = dict(qf=args.qf, mapping=args.mapping, mosaic=args.mosaic, abbreviated=args.container == "abbreviated")
         text += f" qf {args.qf}, mapping {args.mapping}, mosaic {args.mosaic}, {args.container} datastream"
     text += f", host {args.host}"
@@ -563,12 +563,6 @@ def _add_weight_flags(p):
     p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
                    "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
-
-
-def _split_choice(name: str, value: str, choices) -> str:
-    if value not in choices:
-        raise RefimplError(f"unknown {name} '{value}' (choose from: {', '.join(choices)})")
-    return value
 
 
 def _add_edge(sub):
@@ -609,7 +603,7 @@ def cmd_edge(args) -> int:
     mosaic.check_mosaic(args.mosaic)
     lossless.check_scan(args.scan)
     lossless.check_predictor(args.predictor)
-    _split_choice("container", args.container, ("abbreviated", "full"))
+    check_choice("container", args.container, ("abbreviated", "full"))
     prof = load_profile(args.profile)
     pixels = image.load(args.image, spec.input_shape)
     params, calib = _split_params(spec, args.weights, args.seed)
@@ -659,11 +653,11 @@ def _add_host(sub):
 def cmd_host(args) -> int:
     import json
 
-    from . import networks, quantize
+    from . import networks
     from .split import bitstream, partition
 
-    _split_choice("mode", args.mode, partition.MODES)
-    _split_choice("format", args.format, ("table", "json"))
+    check_choice("mode", args.mode, partition.MODES)
+    check_choice("format", args.format, ("table", "json"))
     if args.top < 1:
         raise RefimplError(f"--top {args.top} must be >= 1")
     try:
@@ -730,8 +724,8 @@ def cmd_features(args) -> int:
     from . import image, networks, quantize
     from .split import analysis, codecs, lossless, mapping, mosaic, partition
 
-    _split_choice("format", args.format, ("table", "csv", "json"))
-    _split_choice("mode", args.mode, partition.MODES)
+    check_choice("format", args.format, ("table", "csv", "json"))
+    check_choice("mode", args.mode, partition.MODES)
     mapping.check_mapping(args.mapping)
     mosaic.check_mosaic(args.mosaic)
     lossless.check_scan(args.scan)

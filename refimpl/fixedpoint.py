@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from .errors import RefimplError
+from .errors import RefimplError, check_choice
 
 WORD_BITS = 16                       # activations and weights: int16 (paper: 16-bit MAC units)
 PRODUCT_BITS = 32                    # int16 x int16 needs 31 bits + sign: exact in 32
@@ -54,15 +54,11 @@ def int_range(bits: int) -> tuple:
 
 
 def check_rounding(mode: str) -> str:
-    if mode not in ROUNDING_MODES:
-        raise RefimplError(f"unknown rounding mode '{mode}' (choose from: {', '.join(ROUNDING_MODES)})")
-    return mode
+    return check_choice("rounding mode", mode, ROUNDING_MODES)
 
 
 def check_overflow(policy: str) -> str:
-    if policy not in OVERFLOW_POLICIES:
-        raise RefimplError(f"unknown overflow policy '{policy}' (choose from: {', '.join(OVERFLOW_POLICIES)})")
-    return policy
+    return check_choice("overflow policy", policy, OVERFLOW_POLICIES)
 
 
 def check_acc_bits(bits: int) -> int:

@@ -21,7 +21,7 @@ import struct
 import numpy as np
 
 from .. import jpeg
-from ..errors import RefimplError
+from ..errors import RefimplError, check_choice
 from ..jpeg import markers
 from . import lossless
 from . import mapping as mp
@@ -32,9 +32,7 @@ QF_RANGE = (1, 100)
 
 
 def check_codec(codec: str) -> str:
-    if codec not in CODECS:
-        raise RefimplError(f"unknown codec '{codec}' (choose from: {', '.join(CODECS)})")
-    return codec
+    return check_choice("codec", codec, CODECS)
 
 
 def check_qf(qf) -> int:

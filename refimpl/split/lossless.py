@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import jpeg
-from ..errors import RefimplError
+from ..errors import RefimplError, check_choice
 
 SCANS = ("chw", "blocks")
 PREDICTORS = ("none", "left")
@@ -56,15 +56,11 @@ INT16_MIN = -32768
 
 
 def check_scan(scan: str) -> str:
-    if scan not in SCANS:
-        raise RefimplError(f"unknown lossless scan '{scan}' (choose from: {', '.join(SCANS)})")
-    return scan
+    return check_choice("lossless scan", scan, SCANS)
 
 
 def check_predictor(predictor: str) -> str:
-    if predictor not in PREDICTORS:
-        raise RefimplError(f"unknown lossless predictor '{predictor}' (choose from: {', '.join(PREDICTORS)})")
-    return predictor
+    return check_choice("lossless predictor", predictor, PREDICTORS)
 
 
 # ---------------------------------------------------------------- point transform and prediction

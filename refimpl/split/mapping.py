@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import features
-from ..errors import RefimplError
+from ..errors import RefimplError, check_choice
 
 MAPPINGS = ("shift", "minmax")
 SAMPLE_MAX = features.SAMPLE_MAX          # 255: 8-bit baseline JPEG samples (T.81)
@@ -43,9 +43,7 @@ class MappingParams:
 
 
 def check_mapping(kind: str) -> str:
-    if kind not in MAPPINGS:
-        raise RefimplError(f"unknown mapping '{kind}' (choose from: {', '.join(MAPPINGS)})")
-    return kind
+    return check_choice("mapping", kind, MAPPINGS)
 
 
 def _int16(fmap) -> np.ndarray:

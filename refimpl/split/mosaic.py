@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import features
-from ..errors import RefimplError
+from ..errors import RefimplError, check_choice
 
 MOSAICS = ("packed", "aligned")
 BLOCK = 8                                  # T.81: 8x8 sample blocks
@@ -42,9 +42,7 @@ class MosaicLayout:
 
 
 def check_mosaic(kind: str) -> str:
-    if kind not in MOSAICS:
-        raise RefimplError(f"unknown mosaic '{kind}' (choose from: {', '.join(MOSAICS)})")
-    return kind
+    return check_choice("mosaic", kind, MOSAICS)
 
 
 def layout(kind: str, shape: tuple) -> MosaicLayout:

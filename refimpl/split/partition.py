@@ -26,7 +26,7 @@ import zlib
 import numpy as np
 
 from .. import engine, image, quantize
-from ..errors import RefimplError
+from ..errors import RefimplError, check_choice
 from ..quantize import QNetwork
 from ..spec import NetworkSpec, layer_shapes
 from . import bitstream, codecs
@@ -146,8 +146,7 @@ def host_run(qnet: QNetwork, fmap: np.ndarray, at: str, mode: str = "fixed", par
     Returns dict: ``scores`` float64 (N, K) class scores; in ``fixed`` mode also
     ``scores_int`` int16 (N, K) at ``out_frac`` (scores = scores_int * 2**-out_frac).
     """
-    if mode not in MODES:
-        raise RefimplError(f"unknown mode '{mode}' (choose from: {', '.join(MODES)})")
+    check_choice("mode", mode, MODES)
     spec = qnet.spec
     i = _index(spec, at)
     shape, frac = map_format(qnet, at)
