@@ -26,7 +26,7 @@ import dataclasses
 import math
 
 from .. import cost
-from ..spec import NetworkSpec, layer_shapes
+from ..spec import NetworkSpec
 from ..split import analysis, bitstream
 from ..split import mosaic as mos
 from . import ratios, stages
@@ -68,16 +68,10 @@ def edge_costs(spec: NetworkSpec, profile, **cost_options) -> dict:
     return out
 
 
-def map_shape(spec: NetworkSpec, layer: str) -> tuple:
-    if layer == stages.INPUT:
-        return tuple(spec.input_shape)
-    return tuple({s.layer.name: s.out_shape for s in layer_shapes(spec)}[layer])
-
-
 def encoder(spec: NetworkSpec, layer: str, codec: str, profile, mosaic: str = "packed") -> dict:
     """The edge coder's cycles, latency (s) and energy (J) for the map at ``layer`` (split.analysis.encoder_cost
     on the map actually coded: jpeg/jpeg-ft the packed mosaic's pixels, lossless the values, raw nothing)."""
-    shape = map_shape(spec, layer)
+    shape = stages.map_shape(spec, layer)
     base = "jpeg" if codec == "jpeg-ft" else codec
     h = bitstream.Header(codec=base, network=spec.name, layer=layer, shape=shape, out_frac=0,
                          mosaic=mos.layout(mosaic, shape) if base == "jpeg" else None)

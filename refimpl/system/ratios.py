@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .. import networks
 from ..errors import RefimplError
-from ..spec import NetworkSpec, layer_shapes
+from ..spec import NetworkSpec
 from ..split import bitstream
 from . import stages
 
@@ -173,18 +173,13 @@ def to_csv(table: Table) -> str:
 # ---------------------------------------------------------------- sizes
 def raw_bytes(spec: NetworkSpec, layer: str) -> int:
     """16-bit raw bytes of the map at ``layer`` (2 bytes a value, no header)."""
-    if layer == stages.INPUT:
-        shape = spec.input_shape
-    else:
-        shape = {s.layer.name: s.out_shape for s in layer_shapes(spec)}[layer]
-    return 2 * math.prod(shape)
+    return 2 * math.prod(stages.map_shape(spec, layer))
 
 
 def header_bytes(spec: NetworkSpec, layer: str, codec: str) -> int:
     """Bitstream header bytes of a map at ``layer`` (refimpl/split/bitstream.py)."""
-    shape = spec.input_shape if layer == stages.INPUT else {s.layer.name: s.out_shape for s in layer_shapes(spec)}[layer]
     return bitstream.header_size(bitstream.Header(codec="jpeg" if codec == "jpeg-ft" else codec, network=spec.name,
-                                                  layer=layer, shape=tuple(shape), out_frac=0))
+                                                  layer=layer, shape=stages.map_shape(spec, layer), out_frac=0))
 
 
 def resolve(spec: NetworkSpec, table: Table, row: Row) -> Row:

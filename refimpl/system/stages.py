@@ -16,10 +16,11 @@ with the same key.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..errors import RefimplError
-from ..spec import NetworkSpec
+from ..spec import NetworkSpec, layer_shapes
 
 INPUT = "input"
 TOP5_BYTES = 10            # edge-only sends the top-5 classes: 5 class indices as uint16 = 10 bytes
@@ -44,6 +45,21 @@ class Point:
     layer: str          # cut layer: the edge's last layer, whose output is sent ('input' for host-only)
     kind: str           # host-only | partition | edge-only
     stage: str = ""     # stage key for borrowed ratios ('' when none)
+
+
+@functools.lru_cache(maxsize=64)
+def _shapes(spec: NetworkSpec) -> dict:
+    return {s.layer.name: tuple(s.out_shape) for s in layer_shapes(spec)}
+
+
+def map_shape(spec: NetworkSpec, layer: str) -> tuple:
+    """(C, H, W) of the map at ``layer`` ('input': the picture's int16 map)."""
+    if layer == INPUT:
+        return tuple(spec.input_shape)
+    shapes = _shapes(spec)
+    if layer not in shapes:
+        _index(spec, layer)
+    return shapes[layer]
 
 
 def _index(spec: NetworkSpec, layer: str) -> int:
