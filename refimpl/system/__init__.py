@@ -8,6 +8,8 @@ One module a step, imported in this order (data flows one way):
   pipeline  the two-stage pipeline per point: latency, throughput, energy breakdown;
             operating_points() for the adaptive controller
   fit       the second profile's unknowns fitted to the paper's four AlexNet headline ratios
-  sweep     the figures as tables (CSV/JSON) and PNG plots
-  cli       `refimpl system`
+  sweep     the figures of section 4 and the paper's claims as rows (Figs. 7-12)
+  report    tables, CSV and JSON of the records (units in the column names)
+  plots     PNG plots that only read the sweep's rows (refimpl/plotting.py)
+  cli       `refimpl system` (refimpl/cli.py calls its add_parser)
 """

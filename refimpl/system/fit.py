@@ -22,7 +22,7 @@ import math
 
 from .. import networks
 from ..profile import load_profile
-from . import links, pipeline, ratios, stages
+from . import links, pipeline, ratios
 
 TARGETS = dict(energy_x_host=15.3, throughput_x_host=16.5, energy_x_edge=2.3, throughput_x_edge=2.5)
 POINT = "conv5"                  # the paper's partition for the headline figures (the conv5 stage, cut after pool5)

@@ -16,12 +16,10 @@ profile stores them.
 """
 from __future__ import annotations
 
-import math
-
 from .. import networks
 from ..errors import RefimplError
 from ..spec import layer_shapes
-from . import links, pipeline, ratios, stages
+from . import links, pipeline, ratios
 
 LINKS = ("redpine-1mbps", "redpine-2mbps", "redpine-22mbps")
 FIG12_RATES_MBPS = tuple(round(10 ** (e / 8), 4) for e in range(-8, 17))          # 0.1 .. 100 Mbps, 8 per decade
@@ -243,7 +241,3 @@ def run(profiles: list) -> dict:
     out = {name: f(ctx) for name, f in FIGURES.items()}
     out["ratios"] = {net: ctx.table(net) for net in ("alexnet", "vgg16", "resnet50")}
     return out
-
-
-def finite(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
