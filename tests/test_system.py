@@ -3,7 +3,7 @@ the pipeline's stage switch, energy additivity, links, ratio tables, the fitted 
 import json
 import math
 import sys
-from pathlib import Path
+from importlib import resources
 
 import pytest
 
@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:                                   # pragma: no cover
     import tomli as tomllib
 
-PROFILES = Path(__file__).resolve().parents[1] / "refimpl" / "profiles"
+PROFILES = resources.files("refimpl") / "profiles"          # the installed package's, editable or not
 REL = 1e-12          # float sums of the same terms in another order: a stated bound, far below any printed digit
 
 # ---------------------------------------------------------------- the toy, by hand
@@ -362,6 +362,8 @@ def test_cli_bad_input_is_one_line(capsys, tmp_path, monkeypatch):
     bad.write_text(HEAD + "\ninput,jpeg,,20000,,,mine\n")
     assert f"{bad}: no row for layer pool1, codec raw" in _err(capsys, ["system", "--ratios", str(bad), "--codec", "raw"])
     assert "unknown codec 'zip'" in _err(capsys, ["system", "--codec", "zip"])
+    assert "no partition point between input and fc8" in _err(capsys, ["system", "--points", "input,fc8"])
+    assert "unknown partition layer 'xyz'" in _err(capsys, ["system", "--points", "pool5,xyz"])
     assert "unknown format 'xml'" in _err(capsys, ["system", "--format", "xml"])
     assert "--sweep needs --out" in _err(capsys, ["system", "--sweep"])
     assert "no such ratio table" in _err(capsys, ["system", "--ratios", str(tmp_path / "none.csv")])
@@ -403,3 +405,12 @@ def test_cli_plot(tmp_path):
     assert main(["system", "--codec", "raw,jpeg", "--plot", str(tmp_path / "p")]) == 0
     for name in ("throughput.png", "energy.png"):
         assert (tmp_path / "p" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_default_stage_cut_follows_the_table():
+    """A table measured at conv5 (not pool5) cuts the conv5 stage at conv5; other stages keep their pools."""
+    spec = networks.get("alexnet-cifar")
+    pts = stages.points(spec, available={"input", "conv5", "pool1"})
+    assert [(p.label, p.layer) for p in pts][1:6] == [("conv1", "pool1"), ("conv2", "pool2"), ("conv3", "conv3"),
+                                                       ("conv4", "conv4"), ("conv5", "conv5")]
+    assert [p.layer for p in stages.points(spec)][5] == "pool5"

@@ -119,7 +119,7 @@ def run(args) -> int:
     cuts = [c.strip() for c in args.points.split(",") if c.strip()] if args.points else None
     if args.points is not None and not cuts:
         raise RefimplError("--points names no layer (give e.g. --points conv5,pool5)")
-    pts = stages.points(spec, cuts)
+    pts = stages.points(spec, cuts, pipeline.table_layers(table))
     if args.plot:
         plotting.pyplot()                       # the extra is there before anything is computed or written
     edge = pipeline.edge_costs(spec, prof)
@@ -143,19 +143,15 @@ def run(args) -> int:
             print(report.table(runs[c]["records"], {c: runs[c]["summary"]}, head))
             print()
     if args.plot:
-        rows = [dict(profile=prof.name, case=case, feature_codec=c, **sweep.point_columns(r))
-                for case, c in (("a", "raw"), ("b", "jpeg")) if c in runs for r in runs[c]["records"]]
-        if not rows:
-            raise RefimplError("--plot draws the raw and jpeg cases (Figs. 7-8): include raw or jpeg in --codec")
+        rows = [dict(profile=prof.name, case=c, feature_codec=c, **sweep.point_columns(r))
+                for c in codecs for r in runs[c]["records"]]
+        where = f"{spec.name}, {prof.name}, {link.name}"
 
         def pngs(folder):
-            out = []
-            for name, f in (("throughput.png", plots.fig07), ("energy.png", plots.fig08)):
-                f(rows, folder / name)
-                out.append(name)
-            return out
-        rows_csv = report.rows_csv(rows)
-        _write_folder(args.plot, {"points.csv": rows_csv}, args.force, pngs)
+            plots.fig07(rows, folder / "throughput.png", f"throughput and stage latencies per point: {where}")
+            plots.fig08(rows, folder / "energy.png", f"energy breakdown per frame: {where}")
+            return ["throughput.png", "energy.png"]
+        _write_folder(args.plot, {"points.csv": report.rows_csv(rows)}, args.force, pngs)
     return 0
 
 

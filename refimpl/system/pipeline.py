@@ -79,6 +79,10 @@ def encoder(spec: NetworkSpec, layer: str, codec: str, profile, mosaic: str = "p
     return dict(cycles=c["cycles"], latency_s=c["latency_s"], energy_j=c["energy_pj"] * 1e-12)
 
 
+def table_layers(table) -> set:
+    return {r.layer for r in table.rows}
+
+
 def evaluate(spec: NetworkSpec, profile, link, point: stages.Point, codec: str, row, edge: dict) -> dict:
     """One operating-point record (see the module docstring).  ``row`` is the ratio-table Row of the
     map sent (None for edge-only), ``edge`` is edge_costs(spec, profile)."""
@@ -117,7 +121,7 @@ def sweep_points(spec: NetworkSpec, profile, link, table, codec: str, pts=None, 
     ``codec``, edge-only (top-5)."""
     edge = edge or edge_costs(spec, profile, **cost_options)
     out = []
-    for p in pts or stages.points(spec):
+    for p in pts or stages.points(spec, available=table_layers(table)):
         if p.kind == "edge-only":
             out.append(evaluate(spec, profile, link, p, codec, None, edge))
         else:
@@ -133,7 +137,7 @@ def operating_points(spec: NetworkSpec, profile, link, table, pts=None, **cost_o
     encode_energy_j, bits_per_frame, top1_pct and the link's rate_mbps, power_mw, nj_per_bit."""
     edge = edge_costs(spec, profile, **cost_options)
     out = []
-    for p in pts or stages.points(spec):
+    for p in pts or stages.points(spec, available=table_layers(table)):
         if p.kind == "edge-only":
             out.append(evaluate(spec, profile, link, p, "top5", None, edge))
             continue

@@ -21,17 +21,23 @@ def _profiles(rows):
     return list(dict.fromkeys(r["profile"] for r in rows))
 
 
+def _case_title(case: str) -> str:
+    return {"a": "(a) without encoding (raw features)", "b": "(b) lossy encoding (jpeg, 1 % loss)"}.get(
+        case, f"feature codec {case}")
+
+
 def _grid(plt, nrows, ncols, w=5.2, h=3.6):
     fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
     return fig, axes
 
 
-def fig07(rows, path):
+def fig07(rows, path, title: str = ""):
     plt = plotting.pyplot()
     profs = _profiles(rows)
-    fig, axes = _grid(plt, len(profs), 2)
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    fig, axes = _grid(plt, len(profs), len(cases), w=6.2)
     for i, prof in enumerate(profs):
-        for j, (case, codec) in enumerate((("a", "raw"), ("b", "jpeg"))):
+        for j, case in enumerate(cases):
             ax = axes[i][j]
             rs = [r for r in rows if r["profile"] == prof and r["case"] == case]
             x = range(len(rs))
@@ -47,23 +53,24 @@ def fig07(rows, path):
             ax2.plot(list(x), [r["throughput_fps"] for r in rs], "ko-", label="throughput")
             ax2.set_ylabel("throughput (frames/s)")
             ax2.set_ylim(0, max(r["throughput_fps"] for r in rs) * 1.15)
-            title = "(a) without encoding (raw features)" if case == "a" else "(b) lossy encoding (jpeg, 1 % loss)"
-            ax.set_title(f"{prof}: {title}", fontsize=9)
+            ax.set_title(f"{prof}: {_case_title(case)}", fontsize=9)
             if i == 0 and j == 0:
                 h1, l1 = ax.get_legend_handles_labels()
                 h2, l2 = ax2.get_legend_handles_labels()
                 fig.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower center", ncol=3)
-    fig.suptitle("Fig. 7: system throughput of the edge, AlexNet, 2 Mbps (weights as each profile stores them)")
+    fig.suptitle(title or "Fig. 7: system throughput of the edge, AlexNet, 2 Mbps (weights as each profile stores them)")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     plotting.save_figure(fig, path)
 
 
-def fig08(rows, path):
+def fig08(rows, path, title: str = ""):
     plt = plotting.pyplot()
     profs = _profiles(rows)
-    fig, axes = _grid(plt, len(profs), 2)
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    fig, axes = _grid(plt, len(profs), len(cases))
+    handles = {}
     for i, prof in enumerate(profs):
-        for j, case in enumerate(("a", "b")):
+        for j, case in enumerate(cases):
             ax = axes[i][j]
             rs = [r for r in rows if r["profile"] == prof and r["case"] == case]
             x = list(range(len(rs)))
@@ -79,11 +86,12 @@ def fig08(rows, path):
             ax.set_ylim(0, max(bottom) * 1.12)
             ax.set_xticks(x)
             ax.set_xticklabels([r["point"] for r in rs], rotation=45, ha="right")
-            title = "(a) without encoding (raw features)" if case == "a" else "(b) lossy encoding (jpeg, 1 % loss)"
-            ax.set_title(f"{prof}: {title}", fontsize=9)
-            if i == 0 and j == 0:
-                fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=8)
-    fig.suptitle("Fig. 8: energy breakdown of the edge per frame, AlexNet, 2 Mbps")
+            ax.set_title(f"{prof}: {_case_title(case)}", fontsize=9)
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+    order = [p.replace("_", " ") for p in pipeline.PARTS if p.replace("_", " ") in handles]
+    fig.legend([handles[k] for k in order], order, fontsize=8, loc="lower center", ncol=len(order))
+    fig.suptitle(title or "Fig. 8: energy breakdown of the edge per frame, AlexNet, 2 Mbps")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     plotting.save_figure(fig, path)
 

@@ -83,13 +83,19 @@ def check_cut(spec: NetworkSpec, layer: str) -> int:
     return i
 
 
-def points(spec: NetworkSpec, layers: list | None = None) -> list:
-    """[Point]: host-only, the partitions (default: the stages; or the cut layers given), edge-only."""
+def points(spec: NetworkSpec, layers: list | None = None, available=None) -> list:
+    """[Point]: host-only, the partitions (default: the stages; or the cut layers given), edge-only.
+
+    ``available`` (the layers a ratio table has rows for): a default stage whose cut layer the
+    table lacks is cut at the stage's own layer instead when the table has that one (a table
+    measured at conv5 rather than pool5 cuts AlexNet's conv5 stage at conv5)."""
     last = spec.layers[-1].name
     if layers is None:
         if spec.name not in STAGES:
             raise RefimplError(f"network {spec.name} has no default partition points; give --points")
-        mids = [Point(lab, cut, "partition", key) for lab, cut, key in STAGES[spec.name]]
+        have = set(available or ())
+        mids = [Point(lab, lab if (have and cut not in have and lab in have) else cut, "partition", key)
+                for lab, cut, key in STAGES[spec.name]]
     else:
         stage_of = {cut: (lab, key) for lab, cut, key in STAGES.get(spec.name, ())}
         mids = []
@@ -98,6 +104,9 @@ def points(spec: NetworkSpec, layers: list | None = None) -> list:
                 continue
             lab, key = stage_of.get(cut, (cut, ""))
             mids.append(Point(lab, cut, "partition", key))
+    if not mids:
+        raise RefimplError(f"network {spec.name}: no partition point between input and {last} "
+                           "(name a layer in between, e.g. the last conv stage's)")
     for p in mids:
         check_cut(spec, p.layer)
     return [Point("host-only", INPUT, "host-only")] + mids + [Point("edge-only", last, "edge-only")]
