@@ -5,7 +5,7 @@ Per frame, for a partition point (cut layer L) and a codec:
                                          edge_energy_j   = cost-model energy (pJ * 1e-12)
   stage 2  encode L's map + transmit     encode_latency_s = coder cycles / clock (split.analysis.encoder_cost:
                                                            jpeg on the mosaic's pixels, lossless on the values,
-                                                           raw none)
+                                                           raw none; the host-only picture: its C*H*W samples)
                                          tx_latency_s    = bits / rate,  tx_energy_j = power * tx_latency_s
   throughput_fps = 1 / max(stage 1, stage 2)      (the slower stage sets the rate)
   latency_s      = stage 1 + stage 2               (one frame through both)
@@ -70,9 +70,16 @@ def edge_costs(spec: NetworkSpec, profile, **cost_options) -> dict:
 
 def encoder(spec: NetworkSpec, layer: str, codec: str, profile, mosaic: str = "packed") -> dict:
     """The edge coder's cycles, latency (s) and energy (J) for the map at ``layer`` (split.analysis.encoder_cost
-    on the map actually coded: jpeg/jpeg-ft the packed mosaic's pixels, lossless the values, raw nothing)."""
+    on the map actually coded: jpeg/jpeg-ft the packed mosaic's pixels, lossless the values, raw nothing;
+    the host-only picture: its C x H x W samples, a colour JPEG at the profile's encoder figures)."""
     shape = stages.map_shape(spec, layer)
     base = "jpeg" if codec == "jpeg-ft" else codec
+    if layer == stages.INPUT and base == "jpeg":
+        # host-only: the picture as a colour JPEG, every sample through the encoder (4:4:4, no subsampling)
+        samples = math.prod(shape)
+        cycles = math.ceil(samples / profile.jpeg.encoder_pixels_per_cycle)
+        return dict(cycles=cycles, latency_s=cycles / profile.clock_hz,
+                    energy_j=samples * profile.jpeg.encoder_pj_per_pixel * 1e-12)
     h = bitstream.Header(codec=base, network=spec.name, layer=layer, shape=shape, out_frac=0,
                          mosaic=mos.layout(mosaic, shape) if base == "jpeg" else None)
     c = analysis.encoder_cost(h, profile)
