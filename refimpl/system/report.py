@@ -34,7 +34,8 @@ UNITS = dict(rate_mbps="1e6 bit/s", power_mw="mW while transmitting", nj_per_bit
              throughput_x_host="x (throughput / host-only's)", throughput_x_edge="x (throughput / edge-only's)",
              energy_x_host="x (host-only's energy / this energy = frames/J ratio)",
              energy_x_edge="x (edge-only's energy / this energy)", best_energy_j="J per frame",
-             best_throughput_fps="frames/s", host_fps="frames/s", edge_fps="frames/s", host_energy_j="J per frame", macs="multiply-accumulates per frame")
+             best_throughput_fps="frames/s", host_only_fps="frames/s", edge_only_fps="frames/s",
+             host_only_energy_j="J per frame", edge_only_energy_j="J per frame", macs="multiply-accumulates per frame")
 
 
 def _cell(v):
