@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..layout import im2col
+
 
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
@@ -107,5 +109,4 @@ def input_stream(grid: PassGrid, cols: np.ndarray) -> np.ndarray:
 
 def tile_columns(patch: np.ndarray, k: int, stride: int) -> np.ndarray:
     """Padded patch (N, tk, in_rows, in_cols) -> GEMM columns int64 (N, tk*k*k, out_rows*out_cols)."""
-    from ..layout import im2col
     return im2col(patch, k, stride, 0, dtype=np.int64)
