@@ -90,9 +90,10 @@ def _add_run(sub):
     p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
     p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
     p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
-    p.add_argument("--mode", default="fast", help="fast (default) or tiled: walk the 144-MAC tile schedule")
-    p.add_argument("--profile", help="engine profile of --mode tiled (only): a shipped name or a .toml file "
-                                     "(default paper-28nm)")
+    p.add_argument("--mode", default="fast", help="fast (default), tiled (walk the 144-MAC tile schedule) or "
+                                                  "array (step the 12x12 array cycle by cycle; slow)")
+    p.add_argument("--profile", help="engine profile of --mode tiled or array (only): a shipped name or a "
+                                     ".toml file (default paper-28nm)")
     p.add_argument("--format", default="table", choices=("table", "csv", "json"),
                    help="stdout as a table (default), CSV or JSON (keys in the README)")
     _add_output_flags(p, "the --dump folder")
@@ -130,6 +131,9 @@ def _run_compute(args, spec, prof, pixels, params, progress, calib=None) -> tupl
     x = quantize.pixels_to_int(pixels, spec)
     if prof is None:
         results = engine.run(qnet, x, until=args.until, progress=progress.layer)
+    elif args.mode == "array":
+        from .array import engine as array_engine
+        results, args.array_layers = array_engine.run(qnet, x, prof, until=args.until, progress=progress.layer)
     else:
         from . import tiled
         results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
@@ -142,9 +146,12 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
     from . import report
 
     if args.format == "table":
-        mode = f"tiled on profile {prof.name}" if prof else "fast engine"
+        mode = f"{args.mode} on profile {prof.name}" if prof else "fast engine"
         print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
         print(report.run_table(records))
+        if args.mode == "array":
+            from .array.cli import array_table
+            print(array_table(args.array_layers, prof))
     elif args.format == "csv":
         print(report.run_csv(records), end="")
     else:
@@ -156,6 +163,9 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
                               saturated_outputs="outputs clamped to int16", sqnr_db="dB (null: infinite)",
                               tiles="tiles of the 144-MAC schedule", cycles="clock cycles"),
                    layers=records, total=report.run_total(records))
+        if args.mode == "array":
+            from .array.cli import array_json
+            doc.update(array_json(args.array_layers, prof))
         print(json.dumps(report.clean(doc), indent=1))
 
 
@@ -165,13 +175,12 @@ def cmd_run(args) -> int:
 
     spec = networks.get(args.network)
     quantize.check_supported(spec)
-    if args.mode not in ("fast", "tiled"):
-        raise RefimplError(f"unknown mode '{args.mode}' (choose from: fast, tiled)")
-    if args.profile is not None and args.mode != "tiled":
-        raise RefimplError("--profile applies to --mode tiled only (the fast engine has no schedule); "
+    check_choice("mode", args.mode, ("fast", "tiled", "array"))
+    if args.profile is not None and args.mode == "fast":
+        raise RefimplError("--profile applies to --mode tiled or array only (the fast engine has no schedule); "
                            "for cycles and energy without a run see 'refimpl cost'")
     prof = None
-    if args.mode == "tiled":
+    if args.mode in ("tiled", "array"):
         from .profile import DEFAULT_PROFILE, load_profile
         prof = load_profile(args.profile or DEFAULT_PROFILE)
     if args.until is not None:
@@ -315,7 +324,9 @@ def _add_golden(sub):
     p.add_argument("--network", help="override the set's network (the set's layers must exist in it; "
                                      "default folder out/<set>-<network>)")
     p.add_argument("--layers", help="comma-separated layer names (override)")
-    p.add_argument("--tiles", help="none, first:N or all (override)")
+    p.add_argument("--tiles", help="none, first:N, all or I-J (tile indices; override)")
+    p.add_argument("--passes", help="per-pass MAC-array vectors of each written tile: none, first:N or all "
+                                    "(override; default none)")
     p.add_argument("--format", help="comma-separated formats among hex,bin,npy (override)")
     p.add_argument("--out", help="output folder (default: out/<set>, out/<set>-<network> with --network)")
     p.add_argument("--list", action="store_true", help="list the standard sets and exit")
@@ -374,6 +385,8 @@ def _golden_changes(args, sd, notes: list) -> dict:
         changes["layers"] = names
     if args.tiles is not None:
         changes["tiles"] = args.tiles
+    if args.passes is not None:
+        changes["passes"] = args.passes
     if args.format is not None:
         changes["formats"] = parse_formats(f for f in args.format.split(",") if f)
     for key in vectors.CONTRACT_DEFAULTS:            # the numeric contract flags override the set's keys
