@@ -80,7 +80,7 @@ def _add_run(sub):
                                    "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' for seeded He-normal weights "
+    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' for seeded He-normal weights "
                    "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
@@ -560,7 +560,7 @@ def _split_params(spec, weights, seed):
 
 def _add_weight_flags(p):
     """--weights and --seed, as every command that runs a network reads them (refimpl.trained.resolve)."""
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' (default: the shipped trained weights "
                    "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
 
@@ -754,6 +754,60 @@ def cmd_features(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- ONNX (refimpl.interop, the 'onnx' extra)
+def _add_onnx(sub):
+    p = sub.add_parser("import", help="read an ONNX file's Conv and Gemm/MatMul weights into a weights .npz",
+                       description="Read the float weights of an ONNX model (Conv and Gemm/MatMul initializers, "
+                                   "in graph order) into the .npz layout every --weights reads, matched to the "
+                                   "network spec by order and shape; the first layer that differs is named.")
+    p.add_argument("model", metavar="MODEL.onnx", help="ONNX file")
+    p.add_argument("--network", help="network spec to match (default: the one shipped network the file fits "
+                                     "exactly; a file that fits none is refused)")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help="weights file to write")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("export", help="write a network and its float weights as an ONNX model (opset 13)",
+                       description="Write the float reference path of a network (quantize.float_forward) as an "
+                                   "ONNX graph, opset 13, float32, that onnxruntime runs: input 'pixels' (N, 3, H, "
+                                   "W) RGB 0..255 (the mean is subtracted inside), output 'logits'.")
+    p.add_argument("--network", default="alexnet-cifar", help="alexnet-cifar (default), alexnet, vgg16")
+    _add_weight_flags(p)
+    p.add_argument("--out", required=True, metavar="MODEL.onnx", help="ONNX file to write")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_import(args) -> int:
+    import numpy as np
+
+    from . import networks
+    from .interop import onnx_import
+
+    spec = networks.get(args.network) if args.network else onnx_import.detect_network(args.model)
+    params = onnx_import.import_params(args.model, spec)
+    onnx_import.write_npz(args.out, params)
+    n = sum(int(np.prod(a.shape)) for a in params.values())
+    dtypes = sorted({str(a.dtype) for a in params.values()})
+    print(f"wrote {args.out}: network {spec.name}, {len(params) // 2} conv/fc layers, {n:,} parameters "
+          f"({', '.join(dtypes)}) from {args.model}" + ("" if args.network else " (the one shipped network it fits)"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import networks, trained
+    from .fileio import atomic_write
+    from .interop import onnx_common, onnx_export
+
+    spec = networks.get(args.network)
+    onnx_export.check_exportable(spec)
+    onnx_common.onnx_module()
+    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    data = onnx_export.export_bytes(spec, params)
+    atomic_write(args.out, data)
+    print(f"wrote {args.out}: {len(data):,} bytes, network {spec.name}, {src}, ONNX opset {onnx_common.OPSET} "
+          f"(IR version {onnx_common.IR_VERSION}), float32; input '{onnx_common.INPUT}' "
+          f"(N, {', '.join(map(str, spec.input_shape))}) RGB pixels 0..255, output '{onnx_common.OUTPUT}'")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
@@ -771,6 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     from .system import cli as system_cli          # refimpl system (issue 15): its own parser and command
     system_cli.add_parser(sub)
+    _add_onnx(sub)
     return ap
 
 
