@@ -209,6 +209,8 @@ def _add_cost(sub):
                    help="table and csv columns: 'default' (table default, fits 100 columns), 'all' (csv default) "
                         "or a list of csv column names")
     p.add_argument("--list-profiles", action="store_true", help="list the shipped profiles and exit")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw cycles, utilisation, energy breakdown and the "
+                   "cumulative compute and DRAM demand per layer (paper Fig. 3a); needs the 'plot' extra")
     p.set_defaults(func=cmd_cost)
 
 
@@ -224,7 +226,14 @@ def cmd_cost(args) -> int:
         if args.format == "json":
             raise RefimplError("--columns applies to the table and csv formats (json has every counter)")
         report.cost_columns(args.columns)
+    if args.plot:
+        from .plotting import pyplot
+        pyplot()                                    # a missing 'plot' extra fails before any work
     rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    if args.plot:
+        from . import charts
+        charts.write(charts.cost_figure(rep), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(report.clean(rep), indent=1))
     elif args.format == "csv":
@@ -715,6 +724,8 @@ def _add_features(sub):
     p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
     p.add_argument("--mode", default="fixed", help="host mode for the top-1 agreement: fixed (default) or float")
     p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw feature size per layer (paper Fig. 3b) and "
+                   "entropy and non-zero ratio (Fig. 4a); needs the 'plot' extra")
     p.set_defaults(func=cmd_features)
 
 
@@ -738,6 +749,9 @@ def cmd_features(args) -> int:
         raise RefimplError("--qf names no quality")
     for q in qfs:
         codecs.check_qf(q)
+    if args.plot:
+        from .plotting import pyplot
+        pyplot()                                    # a missing 'plot' extra fails before any work
     spec = networks.get(args.network)
     quantize.check_supported(spec)
     paths = analysis.image_paths(args.images) if args.images else [None]
@@ -751,6 +765,10 @@ def cmd_features(args) -> int:
     rep["weights"] = args.weights or f"synthetic seed {args.seed}"
     print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"
           else analysis.as_table(rep), end="" if args.format == "csv" else "\n")
+    if args.plot:
+        from . import charts
+        charts.write(charts.features_figure(rep), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
 
