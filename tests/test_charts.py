@@ -10,7 +10,6 @@ import builtins
 import numpy as np
 import pytest
 
-from clihelp import cli
 from refimpl import charts, cost, networks, profile
 from refimpl.cli import main
 
@@ -26,12 +25,13 @@ def labels(fig):
     return [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
 
 
-def test_cost_plot_cli_writes_a_png_and_keeps_stdout(tmp_path):
-    code, out, err = cli("cost", "--network", "alexnet-cifar", "--plot", tmp_path / "c.png")
-    assert code == 0, err
+def test_cost_plot_cli_writes_a_png_and_keeps_stdout(tmp_path, capsys):
+    assert main(["cost", "--network", "alexnet-cifar", "--plot", str(tmp_path / "c.png")]) == 0
+    out, err = capsys.readouterr()
     assert (tmp_path / "c.png").read_bytes()[:8] == PNG
     assert err == f"wrote {tmp_path / 'c.png'}\n"
-    assert out == cli("cost", "--network", "alexnet-cifar")[1]
+    assert main(["cost", "--network", "alexnet-cifar"]) == 0
+    assert out == capsys.readouterr()[0]
 
 
 def test_cost_figure_draws_the_report():

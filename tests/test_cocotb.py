@@ -27,25 +27,14 @@ pytest.importorskip("cocotb", reason="the rtl extra (cocotb) is not installed: p
 if shutil.which("iverilog") is None:
     pytest.skip("iverilog not on PATH: install Icarus Verilog (Debian: apt-get install iverilog)",
                 allow_module_level=True)
-from cocotb_tools.runner import get_runner  # noqa: E402
-
-from refimpl.scoreboard import load_tile  # noqa: E402
 
 
 def simulate(tmp_path, monkeypatch, defines=None):
-    """Build mac_tile.v with the tile's parameters and run the testbench; the out folder.
-    The runner hands the simulator's Python this process's sys.path (not extra_env's PYTHONPATH)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    tile = load_tile(GOLDEN, *TILE)
-    runner = get_runner("icarus")
-    runner.build(sources=[ROOT / "tools" / "rtl" / "mac_tile.v"], hdl_toplevel="mac_tile",
-                 parameters=tile.parameters, defines=defines or {}, build_dir=tmp_path / "build", always=True,
-                 timescale=("1ns", "1ps"))
-    out = tmp_path / "out"
-    runner.test(hdl_toplevel="mac_tile", test_module="test_mac_tile", test_dir=tmp_path / "run",
-                extra_env={"REFIMPL_GOLDEN": str(GOLDEN), "REFIMPL_TILE": "/".join(map(str, TILE)),
-                           "REFIMPL_OUT": str(out)})
-    return out
+    """tools/rtl/cocotb/run_tile.py's build and run of the tile; the out folder."""
+    monkeypatch.syspath_prepend(str(BENCH))         # the runner passes sys.path to the simulator's Python
+    from run_tile import simulate as run
+    run(GOLDEN, *TILE, tmp_path, defines)
+    return tmp_path / "out"
 
 
 def report(out):
@@ -94,3 +83,17 @@ def test_testbench_fails_on_the_fault_build_with_compares_report(tmp_path, monke
     assert lines[1] == (f"  layer=conv1 tile=2 out_channel={first[0]} row={first[1]} col={first[2]}: "
                         f"expected 0x{int(outputs[tuple(first)]) & 0xffff:04x} ({int(outputs[tuple(first)])}), "
                         f"got 0x{int(fault[tuple(first)]) & 0xffff:04x} ({int(fault[tuple(first)])})")
+
+
+def test_run_tile_script_exit_status(tmp_path):
+    import subprocess
+    import sys
+    script = BENCH / "run_tile.py"
+    ok = subprocess.run([sys.executable, script, GOLDEN, "conv1/2", "--out", tmp_path / "a"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout == ("match    tiles/conv1/t0002/outputs.hex: 4096 words\n"
+                         "match    tiles/conv1/t0002/psums.hex: 4096 words\novf_count 0\n")
+    assert "tile_matches_golden passed" in (tmp_path / "a" / "sim.log").read_text()
+    bad = subprocess.run([sys.executable, script, GOLDEN, "conv1/9"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no tile conv1/9 (tiles: conv1/0, conv1/1, conv1/2)" in bad.stderr
