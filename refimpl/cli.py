@@ -230,7 +230,7 @@ def cmd_cost(args) -> int:
         from .plotting import pyplot
         pyplot()                                    # a missing 'plot' extra fails before any work
     rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
-    if args.plot:
+    if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
         from . import charts
         charts.write(charts.cost_figure(rep), args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
@@ -763,12 +763,12 @@ def cmd_features(args) -> int:
                                 mode=args.mode)
     rep["images"] = [str(p) if p else "embedded default" for p in paths]
     rep["weights"] = args.weights or f"synthetic seed {args.seed}"
-    print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"
-          else analysis.as_table(rep), end="" if args.format == "csv" else "\n")
-    if args.plot:
+    if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
         from . import charts
         charts.write(charts.features_figure(rep), args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"
+          else analysis.as_table(rep), end="" if args.format == "csv" else "\n")
     return 0
 
 

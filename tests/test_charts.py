@@ -102,3 +102,10 @@ def test_plot_without_the_extra_is_one_line(monkeypatch, tmp_path, capsys, argv)
     assert out == "" and err == ("refimpl: error: --plot needs the 'plot' extra: "
                                  "pip install 'refimpl[plot]' (matplotlib)\n")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_unwritable_plot_path_is_one_line_and_no_table(tmp_path, capsys):
+    (tmp_path / "f").write_text("a file, not a folder")
+    assert main(["cost", "--network", "alexnet-cifar", "--plot", str(tmp_path / "f" / "c.png")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"refimpl: error: {tmp_path / 'f' / 'c.png'}: ") and err.count("\n") == 1

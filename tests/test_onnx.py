@@ -111,7 +111,7 @@ def test_import_detects_the_network_when_not_given(exported, tmp_path, cli):
 def hand_made(path, weights, fc_as="gemm", conv_attrs=None):
     """A chain Conv..Conv, Flatten, fc..fc with the given {layer: (weight, bias)}, in spec order.
     fc_as: 'gemm' (transB=1), 'gemm-t' (transB=0, W stored [Nin, Nout], alpha 2: W stored halved),
-    'matmul' (MatMul + Add).  Shapes and attributes are not checked here: that is the importer's job."""
+    'matmul' (MatMul + Add), 'constants' (as gemm, every weight a Constant node).  Shapes and attributes are not checked here: that is the importer's job."""
     nodes, inits, cur = [], [], "x"
     for s in layer_shapes(SPEC):
         name, l = s.layer.name, s.layer
@@ -127,7 +127,7 @@ def hand_made(path, weights, fc_as="gemm", conv_attrs=None):
             if cur.startswith("conv"):
                 nodes.append(helper.make_node("Flatten", [cur], ["flat"], axis=1))
                 cur = "flat"
-            if fc_as == "gemm":
+            if fc_as in ("gemm", "constants"):
                 inits += [numpy_helper.from_array(w, f"W_{name}"), numpy_helper.from_array(b, f"B_{name}")]
                 nodes.append(helper.make_node("Gemm", [cur, f"W_{name}", f"B_{name}"], [name], name=name, transB=1))
             elif fc_as == "gemm-t":
@@ -141,6 +141,9 @@ def hand_made(path, weights, fc_as="gemm", conv_attrs=None):
                 nodes.append(helper.make_node("MatMul", [cur, f"W_{name}"], [f"{name}.mm"], name=name))
                 nodes.append(helper.make_node("Add", [f"{name}.mm", f"B_{name}"], [name], name=f"{name}.add"))
         cur = name
+    if fc_as == "constants":                    # every weight a Constant node instead of an initializer
+        nodes = [helper.make_node("Constant", [], [t.name], value=t) for t in inits] + nodes
+        inits = []
     graph = helper.make_graph(nodes, "hand", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
                               [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)], initializer=inits)
     path.write_bytes(helper.make_model(graph).SerializeToString())
@@ -159,7 +162,7 @@ def spec_weights(seed=1, **override):
     return out
 
 
-@pytest.mark.parametrize("fc_as", ["gemm", "gemm-t", "matmul"])
+@pytest.mark.parametrize("fc_as", ["gemm", "gemm-t", "matmul", "constants"])
 def test_hand_made_fc_forms_import_to_the_same_weights(tmp_path, fc_as):
     w = spec_weights()
     params = onnx_import.import_params(hand_made(tmp_path / "m.onnx", w, fc_as), SPEC)
