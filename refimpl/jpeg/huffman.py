@@ -405,18 +405,19 @@ def run_length_symbols(zigzag: np.ndarray, block_component: np.ndarray | None = 
                                    restart_interval)
     if n and np.abs(dc_diff).max() >= (1 << MAX_CATEGORY):
         raise JpegError("DC difference out of range (needs more than 15 bits)")
-    dc_size = _CATEGORY[np.abs(dc_diff)]
+    # np.take: fancy indexing with int32 indices is several times slower.
+    dc_size = np.take(_CATEGORY, np.abs(dc_diff))
     # Non-zero AC coefficients, block-major then zig-zag order:
     # flat = 64 * block + k.
     nonzero = zz != 0
     nonzero[:, 0] = False
     flat = np.flatnonzero(nonzero)
     nz_block = flat >> 6  # BLOCK_SIZE == 2**6
-    nz_value = zz.reshape(-1)[flat].astype(np.int32)
+    nz_value = np.take(zz.reshape(-1), flat).astype(np.int32)
     nz_abs = np.abs(nz_value)
     if len(flat) and nz_abs.max() >= (1 << MAX_CATEGORY):
         raise JpegError("AC coefficient out of range (needs more than 15 bits)")
-    nz_size = _CATEGORY[nz_abs]
+    nz_size = np.take(_CATEGORY, nz_abs)
     # Zero run before each non-zero coefficient (F.1.2.2.1): the distance to
     # the previous non-zero of the block, or to the DC (flat & ~63).
     previous = np.empty_like(flat)
@@ -749,7 +750,7 @@ def _per_bit_tables(data: np.ndarray, tables: Sequence[np.ndarray],
         stop = min(start + WINDOW_CHUNK, len(data))
         w16 = _windows16(data[start:stop + 2])[:8 * (stop - start)]
         for out, table in zip(outs, tables):
-            out[8 * start:8 * stop] = table[w16]
+            np.take(table, w16, out=out[8 * start:8 * stop])
     for out, (pad_value, sink_value) in zip(outs, pads):
         out[n_bits:] = pad_value
         out[-1] = sink_value
@@ -911,7 +912,7 @@ class _LaneWalk:
         the DC positions (one more than blocks), B the index in A of each
         block's last AC symbol."""
         w32 = _windows32(self.words, path)
-        info = _window_info(self.ac)[w32 >> 16]
+        info = np.take(_window_info(self.ac), w32 >> 16)
         length = info & 31
         adv = np.where(length == 0, 1, length + ((info >> 5) & 15))
         step = info >> 9  # 0 ends the block
@@ -1147,7 +1148,7 @@ def _windows32(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
     ``words`` from :func:`_byte_words`; positions past its end read zeros.
     """
     i = np.minimum(pos >> 3, len(words) - 1)
-    shifted = words[i] << (pos & 7).astype(np.uint64)  # drop the first bits
+    shifted = np.take(words, i) << (pos & 7).astype(np.uint64)  # drop the first bits
     return (shifted >> np.uint64(32)).astype(np.uint32)
 
 
@@ -1178,13 +1179,13 @@ def _info_at(tables, table_of_slot, slot, window, kind):
     """
     w16 = window >> 16
     if len(tables) == 1:
-        info = _window_info(tables[0])[w16]
+        info = np.take(_window_info(tables[0]), w16)
     else:
         table_index = np.asarray(table_of_slot)[slot]
         info = np.zeros(len(w16), dtype=np.int32)
         for i, table in enumerate(tables):
             sel = np.flatnonzero(table_index == i)
-            info[sel] = _window_info(table)[w16[sel]]
+            info[sel] = np.take(_window_info(table), w16[sel])
     length = info & 31
     if len(length) and not length.all():
         raise JpegError(f"corrupt data: invalid {kind} Huffman code")
