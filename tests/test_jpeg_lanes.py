@@ -4,7 +4,8 @@ Oracle: the plain Python walk ``huffman._walk`` (one loop step per symbol).
 Every call of ``_Windows.walk`` that the lanes answer is repeated with
 ``_walk`` for the same number of MCUs on the same per-bit tables; positions,
 end position and MCU count must be equal, and the AC windows the lanes pass
-on must be the 32 bits of the data at those positions.  Files: grey images
+on must be the 32 bits of the data at those positions, with their table
+look-ups and the number of AC symbols of each block.  Files: grey images
 of several sizes and qualities (quality 100 puts non-zero coefficients at
 zig-zag index 63, which cut the lanes' chain), optimized tables, restart
 intervals, tiny windows and lane spacings (many Python hops and gaps), and
@@ -33,7 +34,7 @@ def checked(monkeypatch):
     def both(self, p, mcus, limit, segment_end):
         got = lane_walk(self, p, mcus, limit, segment_end)
         if got is not None:
-            walked, q, dc_pos, ac_pos, ac_w = got
+            walked, q, dc_pos, ac_pos, (ac_w, info, counts) = got
             assert 0 < walked <= mcus
             plan = self.oracle.exact_plan()
             e_walked, e_q, e_dc, e_ac = hf._walk(plan, p, walked, limit)
@@ -42,6 +43,11 @@ def checked(monkeypatch):
             assert ac_w.dtype == np.uint32
             words = hf._byte_words(self.data)
             assert np.array_equal(ac_w, hf._windows32(words, ac_pos))
+            assert np.array_equal(info, hf._window_info(self.ac)[ac_w >> 16])
+            # AC symbols per block: from the DC positions (each block's AC
+            # symbols lie between its DC symbol and the next block's).
+            bounds = np.searchsorted(ac_pos, np.append(dc_pos[1:], q))
+            assert np.array_equal(counts, np.diff(bounds, prepend=0))
             served.append(walked)
         return got
 

@@ -821,9 +821,10 @@ class _Windows:
     def walk(self, p: int, mcus: int, segment_end: int):
         """:func:`_walk` from absolute bit ``p`` (same result), through the
         lanes where they apply.  Returns (MCUs walked, end position, DC
-        positions, AC positions, AC windows), positions absolute; the AC
-        windows (the 32 bits at each AC position, uint32) come from the
-        lanes, None from the Python walk."""
+        positions, AC positions, known), positions absolute; ``known`` is
+        what the lanes read for :func:`_records` (32-bit windows at the AC
+        positions, their look-ups, AC symbols per block), None from the
+        Python walk."""
         base, limit = self.at(p)
         if self.use_lanes:
             if self.lanes is None:
@@ -832,8 +833,8 @@ class _Windows:
                                        self.stop == len(self.data))
             got = self.lanes.walk(p - base, mcus, limit - base, segment_end - base)
             if got is not None:
-                walked, q, dc_pos, ac_pos, ac_w = got
-                return walked, q + base, dc_pos + base, ac_pos + base, ac_w
+                walked, q, dc_pos, ac_pos, known = got
+                return walked, q + base, dc_pos + base, ac_pos + base, known
         walked, q, dc_pos, ac_pos = _walk(self.exact_plan(), p - base, mcus,
                                           limit - base)
         return walked, q + base, dc_pos + base, ac_pos + base, None
@@ -932,10 +933,10 @@ class _LaneWalk:
         dc = np.empty(len(block_last) + 1, dtype=np.int64)
         dc[0] = p
         dc[1:] = path[block_last] + adv[block_last]
-        self.cached = (dc, block_last, path, w32)
+        self.cached = (dc, block_last, path, w32, info)
 
     def _serve(self, p, mcus, limit):
-        dc, block_last, path, w32 = self.cached
+        dc, block_last, path, w32, info = self.cached
         b0 = int(np.searchsorted(dc, p))
         complete = len(block_last)
         if b0 >= complete or dc[b0] != p:
@@ -945,8 +946,9 @@ class _LaneWalk:
             return None
         a0 = int(block_last[b0 - 1]) + 1 if b0 else 0
         a1 = int(block_last[b1 - 1]) + 1
-        return (b1 - b0, int(dc[b1]), dc[b0:b1],
-                path[a0:a1].astype(np.int64), w32[a0:a1])
+        counts = np.diff(block_last[b0:b1], prepend=a0 - 1)
+        return (b1 - b0, int(dc[b1]), dc[b0:b1], path[a0:a1].astype(np.int64),
+                (w32[a0:a1], info[a0:a1], counts))
 
 
 def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -1005,18 +1007,19 @@ def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]]
             if left == 0:
                 seg += 1
                 p, left = int(segment_bits[seg][0]), int(segment_mcus[seg])
-            walked, p, dc_pos, ac_pos, ac_w = windows.walk(
+            walked, p, dc_pos, ac_pos, known = windows.walk(
                 p, min(todo, left), int(segment_bits[seg][1]))
             dc_parts.append(dc_pos)
             ac_parts.append(ac_pos)
-            w_parts.append(ac_w)
+            w_parts.append(known)
             todo -= walked
             left -= walked
             done += walked
             if left == 0 and p > segment_bits[seg][1]:
                 raise JpegError(f"corrupt data: entropy-coded segment {seg} "
                                 "ends before its last MCU")
-        known = None if any(w is None for w in w_parts) else np.concatenate(w_parts)
+        known = None if any(w is None for w in w_parts) else \
+            tuple(np.concatenate(part) for part in zip(*w_parts))
         yield _records(data, block_tables, windows.dc_tabs, windows.ac_tabs,
                        np.concatenate(dc_parts), np.concatenate(ac_parts), known)
 
@@ -1082,7 +1085,7 @@ def _walk(plan, p, mcus, limit):
             np.frombuffer(ac_pos, dtype=np.int64) if ac_pos else np.zeros(0, np.int64))
 
 
-def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, ac_w=None):
+def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
     """Symbols and values at the visited positions of whole MCUs (vectorised).
 
     Every block's AC symbols follow its DC symbol and its magnitude bits, so
@@ -1093,8 +1096,10 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, ac_w=None):
     decoded with one look-up of :func:`_window_info`.  Only the bytes the
     positions span are read.  :func:`_records_reference` is the same
     computation from separate 16-bit windows (its oracle test:
-    ``tests/test_jpeg_records.py``).  ``ac_w``: the 32-bit windows at
-    ``ac_pos`` if the walk already read them (the lanes do), else None.
+    ``tests/test_jpeg_records.py``).  ``known``: what the lane walk already
+    read, (32-bit windows at ``ac_pos``, their :func:`_window_info` values,
+    AC symbols per block), else None; the lanes split blocks exactly where
+    the search would, so the search and its check are skipped.
     """
     per_mcu = len(block_tables)
     n_blocks = len(dc_pos)
@@ -1109,17 +1114,23 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, ac_w=None):
                                   slot, dc_w, "DC")
     dc_diff = _extend32(dc_w, dc_len, dc_size)
     after_dc = dc_pos + dc_len + dc_size
-    first = np.searchsorted(ac_pos, after_dc)
-    if len(ac_pos) < n_blocks or not np.array_equal(
-            ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
-        raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
-    counts = np.diff(first, append=len(ac_pos))
-    ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
-    if ac_w is None:
+    if known is None:
+        first = np.searchsorted(ac_pos, after_dc)
+        if len(ac_pos) < n_blocks or not np.array_equal(
+                ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
+            raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
+        counts = np.diff(first, append=len(ac_pos))
         ac_w = _windows32(words, ac_pos)
-    ac_slot = slot[ac_block] if per_mcu > 1 else None
-    ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
-                                  ac_slot, ac_w, "AC")
+    else:  # one slot per MCU: a single AC table
+        ac_w, info, counts = known
+        first = np.cumsum(counts) - counts
+    ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
+    if known is None:
+        ac_slot = slot[ac_block] if per_mcu > 1 else None
+        ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
+                                      ac_slot, ac_w, "AC")
+    else:
+        ac_len, size, step = _unpack_info(info, "AC")
     # Zig-zag index = running sum of (run + 1) / 16 steps within the block.
     csum = np.cumsum(step, dtype=np.int32)
     used = counts > 0
@@ -1186,6 +1197,12 @@ def _info_at(tables, table_of_slot, slot, window, kind):
         for i, table in enumerate(tables):
             sel = np.flatnonzero(table_index == i)
             info[sel] = np.take(_window_info(table), w16[sel])
+    return _unpack_info(info, kind)
+
+
+def _unpack_info(info, kind):
+    """(length, size, step) of :func:`_window_info` values; JpegError on an
+    invalid code."""
     length = info & 31
     if len(length) and not length.all():
         raise JpegError(f"corrupt data: invalid {kind} Huffman code")
@@ -1205,9 +1222,9 @@ def _extend32(window: np.ndarray, length: np.ndarray, size: np.ndarray) -> np.nd
 
 
 def _records_reference(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos,
-                       ac_w=None):
+                       known=None):
     """:func:`_records` the first way: a search per AC symbol, 16-bit windows
-    (``ac_w`` is not used: this version reads the data itself).
+    (``known`` is not used: this version reads the data itself).
 
     Kept as the oracle of :func:`_records` (``tests/test_jpeg_records.py``).
 
