@@ -764,6 +764,10 @@ MCU_MAX_BITS = 10 * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
 # and table); a window is rebuilt when the walk gets within one MCU plus a
 # 16-bit look-up of its end.
 WINDOW_BYTES = 1 << 18
+# Windows of the lane walk: its tables take about 17 bytes per bit while
+# they are built (16-bit windows as indices, successor and owner tables),
+# so its windows are smaller; 64 KB keeps them at about 9 MB.
+LANE_WINDOW_BYTES = 1 << 16
 _WINDOW_MARGIN = MCU_MAX_BITS // 8 + 8
 
 
@@ -796,7 +800,8 @@ class _Windows:
         if self.base <= p <= self.limit:
             return self.base, self.limit
         start = p >> 3
-        self.stop = min(len(self.data), start + WINDOW_BYTES + _WINDOW_MARGIN)
+        size = min(WINDOW_BYTES, LANE_WINDOW_BYTES) if self.use_lanes else WINDOW_BYTES
+        self.stop = min(len(self.data), start + size + _WINDOW_MARGIN)
         self.base = 8 * start
         # At the end of the data the sink pads stop any walk: no limit.
         self.limit = 1 << 62 if self.stop == len(self.data) \
