@@ -83,8 +83,7 @@ def same(a, b):
 @pytest.mark.parametrize("quality", [30, 75, 95, 100])
 @pytest.mark.parametrize("size", [(64, 64), (208, 208), (331, 257)])
 def test_lanes_match_the_python_walk_on_grey_photos(checked, monkeypatch, quality, size):
-    if size == (64, 64):  # below the default region threshold
-        monkeypatch.setattr(lanes, "MIN_REGION_BITS", 0)
+    monkeypatch.setattr(lanes, "MIN_REGION_BITS", 0)  # also below the default threshold
     data = pillow_jpeg(photo("L", size=size), quality=quality)
     assert np.array_equal(rjpeg.decode(data), pillow_pixels(data))
     assert checked  # the lanes answered
@@ -100,6 +99,7 @@ def test_quality_100_cuts_the_chain_and_still_matches(checked, monkeypatch):
         cut(self, p, path)
         cuts.append(self.cuts - before)
     monkeypatch.setattr(hf._LaneWalk, "_cut", counting)
+    monkeypatch.setattr(lanes, "MIN_REGION_BITS", 0)
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, size=(96, 96), dtype=np.uint8)  # noise: k=63 set
     data = pillow_jpeg(pixels, quality=100)
@@ -109,13 +109,13 @@ def test_quality_100_cuts_the_chain_and_still_matches(checked, monkeypatch):
 
 @pytest.mark.parametrize("optimize", [False, True])
 @pytest.mark.parametrize("restart", [0, 7, 200])
-def test_lanes_with_optimized_tables_and_restarts(checked, optimize, restart):
+def test_lanes_with_optimized_tables_and_restarts(checked, monkeypatch, optimize, restart):
+    monkeypatch.setattr(lanes, "MIN_REGION_BITS", 0)
     pixels = photo("L", size=(301, 203))
     data = rjpeg.encode(pixels, 85, None, optimize, restart)
     expected = pillow_pixels(data)
     assert np.array_equal(rjpeg.decode(data), expected)
-    if restart != 7:  # 7-MCU segments are below lanes.MIN_REGION_BITS
-        assert checked
+    assert checked
 
 
 def test_tiny_windows_spacing_and_regions(checked, monkeypatch):
@@ -184,3 +184,13 @@ def test_chain_positions_is_the_chain_of_f():
             expected.append(x)
             x = int(f[x])
         assert got.tolist() == expected, spacing
+
+
+def test_default_threshold_sends_the_mosaic_through_the_lanes(checked):
+    """The benchmark's case (a 208x208 feature-like image, about 50,000 bits)."""
+    rng = np.random.default_rng(1)
+    pixels = np.maximum(rng.normal(0, 60, size=(208, 208)), 0).astype(np.uint8)
+    data = pillow_jpeg(pixels, quality=75)
+    assert 8 * len(data) > lanes.MIN_REGION_BITS
+    assert np.array_equal(rjpeg.decode(data), pillow_pixels(data))
+    assert checked
