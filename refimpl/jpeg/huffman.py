@@ -879,7 +879,7 @@ class _LaneWalk:
         self.f = None
         self.region_end = -1
         self.cuts = 0
-        self.cached = None  # (D, B, A, adv) of the last chain
+        self.cached = None  # what _cut keeps of the last chain
 
     def _window16(self, p: int) -> int:
         b = bytes(self.data[p >> 3:(p >> 3) + 3]).ljust(3, b"\0")
@@ -914,9 +914,9 @@ class _LaneWalk:
         return self._serve(p, mcus, limit)
 
     def _cut(self, p, path):
-        """Cache the chain's whole blocks from ``p``: (D, B, A, adv) with D
-        the DC positions (one more than blocks), B the index in A of each
-        block's last AC symbol."""
+        """Keep the chain's whole blocks from ``p``: (DC positions, one more
+        than the blocks; index in ``path`` of each block's last AC symbol;
+        ``path``; its 32-bit windows; their :func:`_window_info` values)."""
         w32 = _windows32(self.words, path)
         info = np.take(_window_info(self.ac), w32 >> 16)
         length = info & 31
