@@ -148,9 +148,13 @@ def clamp_warnings(qnet, results, params: dict | None = None, ref: dict | None =
         r = out.get(ql.name)
         checks = []
         if params is not None:
-            w = np.abs(np.asarray(params[f"{ql.name}.weight"], dtype=np.float64)).reshape(ql.weights.shape[0], -1)
+            # max |w| as max(max w, -min w): no full-size |w| temporary (the fc weights of
+            # AlexNet are 470 MB of float64; issue 11 goal 3, start-up).
+            w = np.asarray(params[f"{ql.name}.weight"], dtype=np.float64).reshape(ql.weights.shape[0], -1)
             b = np.abs(np.asarray(params[f"{ql.name}.bias"], dtype=np.float64))
-            checks += [("weights", "w_frac", ql.w_frac, w.max(axis=1) if np.ndim(ql.w_frac) else w.max(), 16),
+            w_max = (np.maximum(w.max(axis=1), -w.min(axis=1)) if np.ndim(ql.w_frac)
+                     else max(float(w.max()), -float(w.min())))
+            checks += [("weights", "w_frac", ql.w_frac, w_max, 16),
                        ("bias", "b_frac", ql.b_frac, b.max() if b.size else 0.0, ql.bias_bits)]
         else:
             w = np.abs(ql.weights.astype(np.int64)).reshape(ql.weights.shape[0], -1).max(axis=1)

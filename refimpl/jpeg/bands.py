@@ -58,9 +58,10 @@ def idct_band(plane: np.ndarray, band) -> None:
     dc = band.dc.astype(np.float64) * q[0]
     flat[(by * BLOCK * cols + bx) * BLOCK] = dc + IDCT_DC_OFFSET
     by, bx = np.divmod(band.ac_cell - b0 * cols, cols)
-    nat = NATURAL_ORDER[band.ac_k]
+    # np.take: fancy indexing with uint8/int32 indices is several times slower.
+    nat = np.take(NATURAL_ORDER, band.ac_k)
     vv, uu = nat // BLOCK, nat % BLOCK
-    ac = band.ac_value.astype(np.float64) * q[nat]
+    ac = band.ac_value.astype(np.float64) * np.take(q, nat)
     flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = ac
     in_range = max(np.abs(dc).max(initial=0), np.abs(ac).max(initial=0)) \
         <= IDCT_SAFE_COEF

@@ -39,6 +39,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from . import lanes
 from .errors import JpegError
 from .tables import BLOCK_SIZE, HuffmanSpec
 
@@ -404,18 +405,19 @@ def run_length_symbols(zigzag: np.ndarray, block_component: np.ndarray | None = 
                                    restart_interval)
     if n and np.abs(dc_diff).max() >= (1 << MAX_CATEGORY):
         raise JpegError("DC difference out of range (needs more than 15 bits)")
-    dc_size = _CATEGORY[np.abs(dc_diff)]
+    # np.take: fancy indexing with int32 indices is several times slower.
+    dc_size = np.take(_CATEGORY, np.abs(dc_diff))
     # Non-zero AC coefficients, block-major then zig-zag order:
     # flat = 64 * block + k.
     nonzero = zz != 0
     nonzero[:, 0] = False
     flat = np.flatnonzero(nonzero)
     nz_block = flat >> 6  # BLOCK_SIZE == 2**6
-    nz_value = zz.reshape(-1)[flat].astype(np.int32)
+    nz_value = np.take(zz.reshape(-1), flat).astype(np.int32)
     nz_abs = np.abs(nz_value)
     if len(flat) and nz_abs.max() >= (1 << MAX_CATEGORY):
         raise JpegError("AC coefficient out of range (needs more than 15 bits)")
-    nz_size = _CATEGORY[nz_abs]
+    nz_size = np.take(_CATEGORY, nz_abs)
     # Zero run before each non-zero coefficient (F.1.2.2.1): the distance to
     # the previous non-zero of the block, or to the DC (flat & ~63).
     previous = np.empty_like(flat)
@@ -748,7 +750,7 @@ def _per_bit_tables(data: np.ndarray, tables: Sequence[np.ndarray],
         stop = min(start + WINDOW_CHUNK, len(data))
         w16 = _windows16(data[start:stop + 2])[:8 * (stop - start)]
         for out, table in zip(outs, tables):
-            out[8 * start:8 * stop] = table[w16]
+            np.take(table, w16, out=out[8 * start:8 * stop])
     for out, (pad_value, sink_value) in zip(outs, pads):
         out[n_bits:] = pad_value
         out[-1] = sink_value
@@ -762,11 +764,20 @@ MCU_MAX_BITS = 10 * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
 # and table); a window is rebuilt when the walk gets within one MCU plus a
 # 16-bit look-up of its end.
 WINDOW_BYTES = 1 << 18
+# Windows of the lane walk: its tables take about 17 bytes per bit while
+# they are built (16-bit windows as indices, successor and owner tables),
+# so its windows are smaller; 64 KB keeps them at about 9 MB.
+LANE_WINDOW_BYTES = 1 << 16
 _WINDOW_MARGIN = MCU_MAX_BITS // 8 + 8
 
 
 class _Windows:
-    """Per-bit look-up tables of the scan data, one window of bytes at a time."""
+    """The scan data one window of bytes at a time, and the walks over it.
+
+    Per window: the per-bit tables of :func:`_walk` (built when the exact
+    walk is needed) and, for one-block MCUs, the successor table and lanes
+    of :mod:`refimpl.jpeg.lanes` (built when first used).
+    """
 
     def __init__(self, data, block_tables):
         self.data = data
@@ -777,27 +788,172 @@ class _Windows:
         self.pads = [(1, 0)] * (len(self.dc_tabs) + len(self.ac_tabs)) \
             + [(BAD_CODE_STEP, BAD_CODE_STEP)] * len(self.ac_tabs)
         self.block_tables = block_tables
+        self.use_lanes = LANES and len(block_tables) == 1
         self.base = self.limit = -1
+        self.stop = 0
         self.plan = None
+        self.lanes = None
 
     def at(self, p: int):
-        """(plan, base, limit) with ``p`` inside the window: an MCU starting
-        at any bit position <= ``limit`` ends inside it."""
+        """(base, limit) of the window holding ``p``: an MCU starting at any
+        bit position <= ``limit`` ends inside it."""
         if self.base <= p <= self.limit:
-            return self.plan, self.base, self.limit
+            return self.base, self.limit
         start = p >> 3
-        stop = min(len(self.data), start + WINDOW_BYTES + _WINDOW_MARGIN)
-        views = _per_bit_tables(self.data[start:stop], self.arrays, self.pads)
-        n_dc, n_ac = len(self.dc_tabs), len(self.ac_tabs)
-        dc_adv = dict(zip(self.dc_tabs, views[:n_dc]))
-        ac_adv = dict(zip(self.ac_tabs, views[n_dc:n_dc + n_ac]))
-        ac_step = dict(zip(self.ac_tabs, views[n_dc + n_ac:]))
-        self.plan = [(dc_adv[d], ac_adv[a], ac_step[a]) for d, a in self.block_tables]
+        size = min(WINDOW_BYTES, LANE_WINDOW_BYTES) if self.use_lanes else WINDOW_BYTES
+        self.stop = min(len(self.data), start + size + _WINDOW_MARGIN)
         self.base = 8 * start
         # At the end of the data the sink pads stop any walk: no limit.
-        self.limit = 1 << 62 if stop == len(self.data) \
-            else 8 * (stop - _WINDOW_MARGIN)
-        return self.plan, self.base, self.limit
+        self.limit = 1 << 62 if self.stop == len(self.data) \
+            else 8 * (self.stop - _WINDOW_MARGIN)
+        self.plan = None
+        self.lanes = None
+        return self.base, self.limit
+
+    def exact_plan(self):
+        """The per-bit tables of :func:`_walk` for the current window."""
+        if self.plan is None:
+            start = self.base >> 3
+            views = _per_bit_tables(self.data[start:self.stop], self.arrays, self.pads)
+            n_dc, n_ac = len(self.dc_tabs), len(self.ac_tabs)
+            dc_adv = dict(zip(self.dc_tabs, views[:n_dc]))
+            ac_adv = dict(zip(self.ac_tabs, views[n_dc:n_dc + n_ac]))
+            ac_step = dict(zip(self.ac_tabs, views[n_dc + n_ac:]))
+            self.plan = [(dc_adv[d], ac_adv[a], ac_step[a])
+                         for d, a in self.block_tables]
+        return self.plan
+
+    def walk(self, p: int, mcus: int, segment_end: int):
+        """:func:`_walk` from absolute bit ``p`` (same result), through the
+        lanes where they apply.  Returns (MCUs walked, end position, DC
+        positions, AC positions, known), positions absolute; ``known`` is
+        what the lanes read for :func:`_records` (32-bit windows at the AC
+        positions, their look-ups, AC symbols per block), None from the
+        Python walk."""
+        base, limit = self.at(p)
+        if self.use_lanes:
+            if self.lanes is None:
+                self.lanes = _LaneWalk(self.data[base >> 3:self.stop],
+                                       self.block_tables[0],
+                                       self.stop == len(self.data))
+            got = self.lanes.walk(p - base, mcus, limit - base, segment_end - base)
+            if got is not None:
+                walked, q, dc_pos, ac_pos, known = got
+                return walked, q + base, dc_pos + base, ac_pos + base, known
+        walked, q, dc_pos, ac_pos = _walk(self.exact_plan(), p - base, mcus,
+                                          limit - base)
+        return walked, q + base, dc_pos + base, ac_pos + base, None
+
+
+# Set False to decode every scan with the Python walk alone (the lanes'
+# oracle in tests/test_jpeg_lanes.py; same results, slower).
+LANES = True
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_tables(dc: HuffmanTable, ac: HuffmanTable):
+    """(AC advance int32, AC ends-block bool, DC advance int32), 65536 each."""
+    return (ac.advance.astype(np.int32), ac.kstep >= BAD_CODE_STEP,
+            dc.advance.astype(np.int32))
+
+
+class _LaneWalk:
+    """:func:`_walk` of a one-block-MCU scan in one window through
+    :mod:`refimpl.jpeg.lanes`; bit positions relative to the window.
+
+    The chain of the lanes' successor function ignores the zig-zag index;
+    :meth:`walk` computes it along the chain and cuts where a block reaches
+    index 64 without an end-of-block symbol (there ``_walk`` starts the next
+    block).  After :data:`lanes.MAX_CUTS` such cuts, or on a region too
+    short to pay for the lanes, it returns None and the caller walks.
+    """
+
+    def __init__(self, data: np.ndarray, tables, last: bool):
+        self.data = data
+        self.dc, self.ac = tables
+        n_bits = 8 * len(data)
+        # Bits whose 16-bit window is exact: all of them in the last window
+        # (zeros follow the data there, as in _walk), else all but 16.
+        self.valid = n_bits if last else max(0, n_bits - LOOKUP_BITS)
+        self.n_bits = n_bits
+        self.f = None
+        self.region_end = -1
+        self.cuts = 0
+        self.cached = None  # what _cut keeps of the last chain
+
+    def _window16(self, p: int) -> int:
+        b = bytes(self.data[p >> 3:(p >> 3) + 3]).ljust(3, b"\0")
+        return (int.from_bytes(b, "big") >> (8 - (p & 7))) & 0xFFFF
+
+    def _build(self, first: int, end: int):
+        if self.f is None:
+            size = self.n_bits + SINK_PAD + 1
+            w16 = _windows16(self.data)[:self.n_bits].astype(np.intp)
+            self.f = lanes.successor_table(w16, self.n_bits, size,
+                                           *_lane_tables(self.dc, self.ac))
+            self.words = _byte_words(self.data)
+        self.paths = lanes.run_lanes(self.f, first, end)
+        self.owner = lanes.owner_table(self.paths, len(self.f))
+        self.region_end = end
+
+    def walk(self, p, mcus, limit, segment_end):
+        end = min(self.valid, segment_end)
+        if self.cached is not None:
+            got = self._serve(p, mcus, limit)
+            if got is not None:
+                return got
+        if end - p < lanes.MIN_REGION_BITS or self.cuts > lanes.MAX_CUTS:
+            return None
+        first = p + int(self.dc.advance[self._window16(p)])
+        if first >= end:
+            return None
+        if self.region_end != end:
+            self._build(first, end)
+        path = lanes.chain_positions(self.f, self.paths, self.owner, first, end)
+        self._cut(p, path)
+        return self._serve(p, mcus, limit)
+
+    def _cut(self, p, path):
+        """Keep the chain's whole blocks from ``p``: (DC positions, one more
+        than the blocks; index in ``path`` of each block's last AC symbol;
+        ``path``; its 32-bit windows; their :func:`_window_info` values)."""
+        w32 = _windows32(self.words, path)
+        info = np.take(_window_info(self.ac), w32 >> 16)
+        length = info & 31
+        adv = np.where(length == 0, 1, length + ((info >> 5) & 15))
+        step = info >> 9  # 0 ends the block
+        ends = step == 0
+        # Zig-zag index after each symbol: 1 + the steps since the block began.
+        csum = np.cumsum(step, dtype=np.int32)
+        before = np.zeros(len(csum), dtype=np.int32)
+        if len(csum) > 1:
+            before[1:] = np.maximum.accumulate(np.where(ends, csum, 0))[:-1]
+        over = np.flatnonzero(~ends & (csum - before >= BLOCK_SIZE - 1))
+        if len(over):  # _walk ends this block here: keep the chain up to it
+            self.cuts += 1
+            v = int(over[0])
+            ends = ends[:v + 1].copy()
+            ends[v] = True
+        block_last = np.flatnonzero(ends)
+        dc = np.empty(len(block_last) + 1, dtype=np.int64)
+        dc[0] = p
+        dc[1:] = path[block_last] + adv[block_last]
+        self.cached = (dc, block_last, path, w32, info)
+
+    def _serve(self, p, mcus, limit):
+        dc, block_last, path, w32, info = self.cached
+        b0 = int(np.searchsorted(dc, p))
+        complete = len(block_last)
+        if b0 >= complete or dc[b0] != p:
+            return None
+        b1 = min(b0 + mcus, int(np.searchsorted(dc[:complete], limit, side="right")))
+        if b1 <= b0:
+            return None
+        a0 = int(block_last[b0 - 1]) + 1 if b0 else 0
+        a1 = int(block_last[b1 - 1]) + 1
+        counts = np.diff(block_last[b0:b1], prepend=a0 - 1)
+        return (b1 - b0, int(dc[b1]), dc[b0:b1], path[a0:a1].astype(np.int64),
+                (w32[a0:a1], info[a0:a1], counts))
 
 
 def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -851,25 +1007,26 @@ def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]]
     done = 0
     while done < total:
         todo = min(chunk_mcus, total - done)
-        dc_parts, ac_parts = [], []
+        dc_parts, ac_parts, w_parts = [], [], []
         while todo:
             if left == 0:
                 seg += 1
                 p, left = int(segment_bits[seg][0]), int(segment_mcus[seg])
-            plan, base, limit = windows.at(p)
-            walked, p, dc_pos, ac_pos = _walk(plan, p - base, min(todo, left),
-                                              limit - base)
-            p += base
-            dc_parts.append(dc_pos + base)
-            ac_parts.append(ac_pos + base)
+            walked, p, dc_pos, ac_pos, known = windows.walk(
+                p, min(todo, left), int(segment_bits[seg][1]))
+            dc_parts.append(dc_pos)
+            ac_parts.append(ac_pos)
+            w_parts.append(known)
             todo -= walked
             left -= walked
             done += walked
             if left == 0 and p > segment_bits[seg][1]:
                 raise JpegError(f"corrupt data: entropy-coded segment {seg} "
                                 "ends before its last MCU")
+        known = None if any(w is None for w in w_parts) else \
+            tuple(np.concatenate(part) for part in zip(*w_parts))
         yield _records(data, block_tables, windows.dc_tabs, windows.ac_tabs,
-                       np.concatenate(dc_parts), np.concatenate(ac_parts))
+                       np.concatenate(dc_parts), np.concatenate(ac_parts), known)
 
 
 def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -933,7 +1090,7 @@ def _walk(plan, p, mcus, limit):
             np.frombuffer(ac_pos, dtype=np.int64) if ac_pos else np.zeros(0, np.int64))
 
 
-def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
+def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
     """Symbols and values at the visited positions of whole MCUs (vectorised).
 
     Every block's AC symbols follow its DC symbol and its magnitude bits, so
@@ -944,7 +1101,10 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
     decoded with one look-up of :func:`_window_info`.  Only the bytes the
     positions span are read.  :func:`_records_reference` is the same
     computation from separate 16-bit windows (its oracle test:
-    ``tests/test_jpeg_records.py``).
+    ``tests/test_jpeg_records.py``).  ``known``: what the lane walk already
+    read, (32-bit windows at ``ac_pos``, their :func:`_window_info` values,
+    AC symbols per block), else None; the lanes split blocks exactly where
+    the search would, so the search and its check are skipped.
     """
     per_mcu = len(block_tables)
     n_blocks = len(dc_pos)
@@ -959,16 +1119,23 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
                                   slot, dc_w, "DC")
     dc_diff = _extend32(dc_w, dc_len, dc_size)
     after_dc = dc_pos + dc_len + dc_size
-    first = np.searchsorted(ac_pos, after_dc)
-    if len(ac_pos) < n_blocks or not np.array_equal(
-            ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
-        raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
-    counts = np.diff(first, append=len(ac_pos))
+    if known is None:
+        first = np.searchsorted(ac_pos, after_dc)
+        if len(ac_pos) < n_blocks or not np.array_equal(
+                ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
+            raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
+        counts = np.diff(first, append=len(ac_pos))
+        ac_w = _windows32(words, ac_pos)
+    else:  # one slot per MCU: a single AC table
+        ac_w, info, counts = known
+        first = np.cumsum(counts) - counts
     ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
-    ac_w = _windows32(words, ac_pos)
-    ac_slot = slot[ac_block] if per_mcu > 1 else None
-    ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
-                                  ac_slot, ac_w, "AC")
+    if known is None:
+        ac_slot = slot[ac_block] if per_mcu > 1 else None
+        ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
+                                      ac_slot, ac_w, "AC")
+    else:
+        ac_len, size, step = _unpack_info(info, "AC")
     # Zig-zag index = running sum of (run + 1) / 16 steps within the block.
     csum = np.cumsum(step, dtype=np.int32)
     used = counts > 0
@@ -997,7 +1164,7 @@ def _windows32(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
     ``words`` from :func:`_byte_words`; positions past its end read zeros.
     """
     i = np.minimum(pos >> 3, len(words) - 1)
-    shifted = words[i] << (pos & 7).astype(np.uint64)  # drop the first bits
+    shifted = np.take(words, i) << (pos & 7).astype(np.uint64)  # drop the first bits
     return (shifted >> np.uint64(32)).astype(np.uint32)
 
 
@@ -1028,13 +1195,19 @@ def _info_at(tables, table_of_slot, slot, window, kind):
     """
     w16 = window >> 16
     if len(tables) == 1:
-        info = _window_info(tables[0])[w16]
+        info = np.take(_window_info(tables[0]), w16)
     else:
         table_index = np.asarray(table_of_slot)[slot]
         info = np.zeros(len(w16), dtype=np.int32)
         for i, table in enumerate(tables):
             sel = np.flatnonzero(table_index == i)
-            info[sel] = _window_info(table)[w16[sel]]
+            info[sel] = np.take(_window_info(table), w16[sel])
+    return _unpack_info(info, kind)
+
+
+def _unpack_info(info, kind):
+    """(length, size, step) of :func:`_window_info` values; JpegError on an
+    invalid code."""
     length = info & 31
     if len(length) and not length.all():
         raise JpegError(f"corrupt data: invalid {kind} Huffman code")
@@ -1053,8 +1226,10 @@ def _extend32(window: np.ndarray, length: np.ndarray, size: np.ndarray) -> np.nd
     return bits - (bits < ((mask + 1) >> 1)) * mask
 
 
-def _records_reference(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos):
-    """:func:`_records` the first way: a search per AC symbol, 16-bit windows.
+def _records_reference(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos,
+                       known=None):
+    """:func:`_records` the first way: a search per AC symbol, 16-bit windows
+    (``known`` is not used: this version reads the data itself).
 
     Kept as the oracle of :func:`_records` (``tests/test_jpeg_records.py``).
 

@@ -543,6 +543,11 @@ def _entropy_data(r: _Reader):
     ff, nxt, is_rst = ff[:first_end], nxt[:first_end], is_rst[:first_end]
     if not r.restart_interval:
         _refuse_filled_stuffing(a, ff, nxt)
+    if not ff.size or not (nxt != 0).any():  # only stuffed FF00: one bytes call
+        r.pos = end
+        data = np.frombuffer(bytes(r.data[start:end]).replace(b"\xff\x00", b"\xff"),
+                             dtype=np.uint8)
+        return data, np.array([[0, len(data)]], dtype=np.int64)
     # Bytes to drop: stuffed 0x00, fill 0xFF, and both bytes of RST markers.
     rst_pos = ff[is_rst]
     drop = np.concatenate([ff[nxt == 0] + 1, ff[nxt == 0xFF], rst_pos, rst_pos + 1])

@@ -215,10 +215,10 @@ def _bands_of_chunk(f, scan, lay, rec, m0, n_mcu, carry):
         unit = c.v if per_mcu > 1 else 1  # block rows per MCU row
         mine = (comp == ci) & (row < rows) & (col < cols)
         cell = row * cols + col  # dummy blocks are dropped below
-        keep = mine[rec.ac_block]
+        keep = np.take(mine, rec.ac_block)  # take: int32 fancy indexing is slow
         ac_block = rec.ac_block[keep]
         yield Band(ci, first_row * unit, min(rows, last_row * unit), cols,
-                   scan.quant_tables[c.tq], cell[mine], dc[mine], cell[ac_block],
+                   scan.quant_tables[c.tq], cell[mine], dc[mine], np.take(cell, ac_block),
                    rec.ac_k[keep], rec.ac_value[keep])
 
 
