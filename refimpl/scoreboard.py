@@ -18,6 +18,10 @@ Usage (plain Python, no simulator import; tools/rtl/cocotb/ drives mac_tile.v wi
 
 A word never observed, or observed twice, is an error too (a testbench that
 drops outputs must not pass).
+
+load_array_tile() is the same for the 12 x 12 array (tools/rtl/array_ctrl.v):
+one first input-channel chunk with per-pass vectors (refimpl golden --passes),
+all its passes or the first N of them.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .array.timing import tile_timing
 from .compare import FileResult, file_line, mismatch_line
 from .errors import RefimplError
 from .manifest import verify
@@ -106,6 +111,63 @@ def load_tile(golden_dir, layer: str, index: int) -> Tile:
                 read_tensor(golden_dir, entries[f["weights"]]), read_tensor(golden_dir, entries[init_stem]),
                 _lanes(p["shift"], params["M"], "shift", where), _lanes(p["bias_shift"], params["M"], "bias_shift", where),
                 files)
+
+
+@dataclass
+class ArrayTile:
+    """The per-pass vectors of one golden tile (one first input-channel chunk) for array_ctrl.v.
+
+    A set written with ``--passes all`` runs the whole tile (M, NPIX as the tile's); one written with
+    ``--passes first:N`` runs its first N passes, which must lie in channel block 0 (N <= the pixel
+    blocks): array_ctrl.v then runs a tile of min(M, ROWS) channels x N*COLS pixels (NPIX as the tile's
+    when N is all the pixel blocks), whose passes are exactly those N."""
+    layer: str
+    index: int
+    parameters: dict            # array_ctrl.v parameter name -> int
+    w_stream: np.ndarray        # (P, K, ROWS) int16: step k of pass p entering the rows
+    x_stream: np.ndarray        # (P, K, COLS) int16: entering the columns
+    bias: np.ndarray            # (M,) bias words of the tile
+    shifts: list                # M requantization shifts
+    bias_shifts: list           # M bias alignment shifts
+    cycles: int                 # start edge to the last write (refimpl/array/timing.py)
+    whole: bool                 # all the tile's passes (the tile's psums/outputs files are checked too)
+    out_cols: int               # tile output width: pixel q is (row q // out_cols, col q % out_cols)
+    files: dict = field(default_factory=dict)   # 'psums_end', 'pass_outputs', 'psums', 'outputs': golden stems
+
+
+def load_array_tile(golden_dir, layer: str, index: int) -> ArrayTile:
+    """Tile ``index`` of ``layer`` with pass vectors in a verified golden set (RefimplError naming the problem)."""
+    golden_dir = Path(golden_dir)
+    entries, doc = _entries(golden_dir)
+    tiles = {(l["name"], t["index"]): t for l in doc.get("layers", []) for t in l.get("tiles") or []}
+    if (layer, index) not in tiles:
+        raise RefimplError(f"{golden_dir}: no tile {layer}/{index} (tiles: "
+                           f"{', '.join(f'{a}/{b}' for a, b in tiles) or 'none'})")
+    t, where = tiles[layer, index], f"{golden_dir}: tile {layer}/{index}"
+    ps, p = t.get("passes"), t["params"]
+    if not isinstance(ps, dict):
+        raise RefimplError(f"{where} has no pass vectors (write the set with refimpl golden --passes all or first:N)")
+    if not t["first_chunk"]:
+        raise RefimplError(f"{where} is not a first input-channel chunk (the run starts from the bias; "
+                           f"chunk sequences: tools/rtl/cosim_array.sh)")
+    rows, cols, count, npb = ps["rows"], ps["cols"], ps["count"], ps["n_pixel_blocks"]
+    whole = count == ps["total"]
+    if not whole and count > npb:
+        raise RefimplError(f"{where}: {count} of {ps['total']} passes written; a partial run must stay in channel "
+                           f"block 0 (at most {npb} passes, or --passes all)")
+    m = ps["m"] if whole else min(ps["m"], rows)
+    npix = ps["pixels"] if whole or count == npb else count * cols
+    params = dict(ROWS=rows, COLS=cols, M=m, NPIX=npix, ACC_BITS=int(p["acc_bits"]), BIAS_BITS=int(p["bias_bits"]),
+                  ROUNDING=ROUNDING[p["rounding"]], OVERFLOW=OVERFLOW[p["overflow"]], RELU=int(bool(p["relu"])))
+    pf, f = ps["files"], t["files"]
+    files = {"psums_end": pf["psums_end"]} | ({"pass_outputs": pf["outputs"]} if t["last_chunk"] else {})
+    if whole:
+        files |= {"psums": f["psums"]} | ({"outputs": f["outputs"]} if t["last_chunk"] else {})
+    timing = ps["timing"] if whole else tile_timing(count, ps["kc"], rows, cols).as_dict()
+    return ArrayTile(layer, index, params, read_tensor(golden_dir, entries[pf["w_stream"]]),
+                     read_tensor(golden_dir, entries[pf["x_stream"]]), read_tensor(golden_dir, entries[f["bias"]]),
+                     _lanes(p["shift"], ps["m"], "shift", where), _lanes(p["bias_shift"], ps["m"], "bias_shift", where),
+                     int(timing["cycles"]), whole, int(p["out_cols"]), files)
 
 
 class Scoreboard:
