@@ -755,6 +755,12 @@ def cmd_features(args) -> int:
 
 
 # ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- adapt (issue 16; refimpl/adapt/cli.py)
+def _add_adapt(sub):
+    from .adapt import cli as adapt_cli
+    adapt_cli.add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
                                              "runs, golden vectors for RTL, cost reports, JPEG codec.")
@@ -769,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host(sub)
     _add_features(sub)
     _add_eval(sub)
+    _add_adapt(sub)
     return ap
 
 

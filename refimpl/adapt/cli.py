@@ -1,0 +1,145 @@
+"""``refimpl adapt``: the adaptive controller and its baselines on a channel trace.
+
+Parsing and printing only; the work is in traces, points, controller, simulate
+and plot.  refimpl/cli.py calls ``add_parser`` and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ..errors import RefimplError
+from ..fileio import atomic_write
+from ..report import clean
+from . import controller, points, simulate, traces
+from .estimator import DEFAULT_WINDOW
+
+DEFAULT_FPS = 30.0              # "a typical frame rate of 30 frames/sec" (paper section 3.2)
+MAX_FPS = 10_000.0
+MAX_FRAMES = 20_000_000         # frame log memory bound (about 1.3 GB of arrays): duration x fps
+PLOT_NAME = "adapt.png"
+
+
+def _positive(kind, what, lo=None, hi=None, allow_zero=False):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise RefimplError(f"adapt: {what} {text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+            raise RefimplError(f"adapt: {what} {text} must be {'>= 0' if allow_zero else '> 0'}")
+        if hi is not None and v > hi:
+            raise RefimplError(f"adapt: {what} {text} exceeds {hi:g}")
+        return v
+    return parse
+
+
+def add_parser(sub, parser_class=None):
+    p = sub.add_parser(
+        "adapt", help="adaptive partition + QF controller on a channel trace, against static and oracle baselines",
+        description="Simulate the edge's two-stage pipeline (inference; encoder + radio) frame by frame on a "
+                    "channel trace with a camera at F frames/s, under the adaptive controller (picks the partition "
+                    "layer, codec and QF before each frame from the rate it has measured) and four baselines: the "
+                    "paper's static design (conv5 at the 1%%-loss QF), the best static point for the trace's mean "
+                    "rate, partition-only (raw features, layer re-picked per frame) and an oracle that knows each "
+                    "frame's rate.  Reports delivered frames/s, latency p50/p99, drops, energy per frame, mean "
+                    "expected top-1 and the share of time at each point.")
+    p.add_argument("--trace", required=True, metavar="FILE|ge:...|walk:...|steps:...",
+                   help="a CSV (time_s,rate_mbps[,power_mw]) or a seeded generator: ge:good=22,bad=1,dwell_good_s=5,"
+                        "dwell_bad_s=2,duration_s=60,seed=0 | walk:lo=1,hi=22,start=2,sigma=1,dt_s=0.1,duration_s=60,"
+                        "seed=0 | steps:rates=1/2/22,dwell_s=5,duration_s=60,seed=0,order=random|cycle "
+                        "(every key optional; these are the defaults)")
+    p.add_argument("--points", required=True, metavar="FILE.csv",
+                   help="operating-point table (README 'Adaptive controller': one row per point and link mode)")
+    p.add_argument("--fps", type=_positive(float, "--fps", hi=MAX_FPS), default=DEFAULT_FPS,
+                   help=f"camera frame rate, frames/s (default {DEFAULT_FPS:g})")
+    p.add_argument("--accuracy-floor", type=_positive(float, "--accuracy-floor", hi=100, allow_zero=True),
+                   metavar="A", help="least expected top-1 in %% (default: the unsplit model's minus 1 point)")
+    p.add_argument("--energy-budget-mj", type=_positive(float, "--energy-budget-mj", hi=1e9), metavar="E",
+                   help="most energy per frame, mJ (inference + encoder + radio; default: none)")
+    p.add_argument("--queue", type=_positive(int, "--queue", hi=1_000_000), default=simulate.DEFAULT_QUEUE_DEPTH,
+                   help=f"camera queue depth, frames waiting for inference (default {simulate.DEFAULT_QUEUE_DEPTH})")
+    p.add_argument("--hysteresis", type=_positive(float, "--hysteresis", hi=10, allow_zero=True),
+                   default=controller.DEFAULT_HYSTERESIS,
+                   help=f"relative margin a new point must win by (default {controller.DEFAULT_HYSTERESIS:g})")
+    p.add_argument("--window", type=_positive(int, "--window", hi=10_000), default=DEFAULT_WINDOW,
+                   help=f"frames in the harmonic-mean rate estimate (default {DEFAULT_WINDOW})")
+    p.add_argument("--format", default="table", choices=("table", "json"), help="table (default) or json")
+    p.add_argument("--plot", metavar="DIR", help=f"write DIR/{PLOT_NAME}: trace, layer and QF over time, queue")
+    p.add_argument("--write-trace", metavar="FILE.csv", help="also write the trace (generated or read) as CSV")
+    p.set_defaults(func=run)
+    return p
+
+
+def _table_text(result: dict) -> str:
+    from tabulate import tabulate
+    s = result["settings"]
+    lines = [f"trace {s['trace']}: {s['duration_s']:g} s, mean rate {s['mean_rate_mbps']:.3f} Mbps; "
+             f"camera {s['fps']:g} frames/s, queue {s['queue_depth']} frames",
+             f"points {s['points']} ({s['n_points']} points, links "
+             + ", ".join(f"{l['name']} {l['rate_mbps']:g} Mbps {l['power_mw']:g} mW" for l in s["links"]) + ")",
+             "accuracy floor " + ("none" if s["accuracy_floor_pct"] is None else f"{s['accuracy_floor_pct']:g} %")
+             + ", energy budget " + ("none" if s["energy_budget_mj"] is None else f"{s['energy_budget_mj']:g} mJ")
+             + f", hysteresis {s['hysteresis']:g}, estimator: harmonic mean of the last {s['window']} frames"]
+    head = ["policy", "delivered fps", "vs oracle %", "dropped", "p50 ms", "p99 ms", "mJ/frame", "top-1 %",
+            "switches", "time at points (top 3)"]
+    rows = []
+    for r in result["policies"]:
+        share = ", ".join(f"{k} {v * 100:.0f}%" for k, v in list(r["share_of_time"].items())[:3])
+        f = lambda v, d: "-" if v is None else f"{v:.{d}f}"
+        rows.append([r["policy"], f(r["delivered_fps"], 2), f(r["fps_vs_oracle_pct"], 1), r["dropped_frames"],
+                     f(r["latency_p50_ms"], 1), f(r["latency_p99_ms"], 1), f(r["energy_per_frame_mj"], 3),
+                     f(r["mean_top1_pct"], 2), r["switches"], share])
+    return "\n".join(lines) + "\n" + tabulate(rows, head, disable_numparse=True)
+
+
+def run(args) -> int:
+    trace = traces.from_spec(args.trace)
+    if trace.duration_s * args.fps > MAX_FRAMES:
+        raise RefimplError(f"adapt: {trace.duration_s:g} s at {args.fps:g} frames/s is more than {MAX_FRAMES} frames")
+    table = points.read_csv(args.points)
+    unsplit = table.unsplit_top1_pct()
+    floor = args.accuracy_floor
+    if floor is None and unsplit is not None:
+        floor = unsplit - controller.DEFAULT_LOSS_PCT
+    eligible = controller.floor_mask(table, floor)
+    budget_j = None if args.energy_budget_mj is None else args.energy_budget_mj * 1e-3
+    mean_rate = trace.mean_rate_mbps()
+    pols = controller.policies(table, eligible, args.fps, mean_rate,
+                               float(points.radio_power_mw(mean_rate, table.links)), budget_j, args.hysteresis)
+    if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
+        raise RefimplError(f"{args.plot}: exists and is not a folder (--plot takes a folder)")
+    runs = [simulate.simulate(table, trace, pol, args.fps, args.queue, budget_j, args.window)
+            for pol in pols]
+    summaries = [simulate.summarize(r, table, trace, budget_j) for r in runs]
+    oracle = next(s for s in summaries if s["policy"] == "oracle")["delivered_fps"]
+    for s in summaries:
+        s["fps_vs_oracle_pct"] = 100.0 * s["delivered_fps"] / oracle if oracle > 0 else None
+    result = {
+        "settings": {"trace": trace.source, "duration_s": trace.duration_s, "mean_rate_mbps": mean_rate,
+                     "fps": args.fps, "queue_depth": args.queue, "points": table.source,
+                     "n_points": len(table.points),
+                     "links": [{"name": l.name, "rate_mbps": l.rate_mbps, "power_mw": l.power_mw} for l in table.links],
+                     "unsplit_top1_pct": unsplit, "accuracy_floor_pct": floor,
+                     "energy_budget_mj": args.energy_budget_mj, "hysteresis": args.hysteresis,
+                     "window": args.window, "prior_mbps": float(trace.rate_mbps[0])},
+        "units": {"delivered_fps": "frames/s over the trace", "latency_*_ms": "capture to last bit sent, ms",
+                  "energy_per_frame_mj": "inference + encoder + radio, mJ per delivered frame",
+                  "mean_top1_pct": "expected top-1 of the delivered frames' points, %",
+                  "share_of_time": "fraction of the trace at each point", "fps_vs_oracle_pct": "% of the oracle's"},
+        "policies": summaries,
+    }
+    if args.write_trace:
+        atomic_write(args.write_trace, traces.to_csv(trace).encode())
+    if args.plot:
+        from .plot import plot_runs
+        Path(args.plot).mkdir(parents=True, exist_ok=True)
+        plot_runs(Path(args.plot) / PLOT_NAME, table, trace, runs,
+                  f"{trace.source}, camera {args.fps:g} fps, floor "
+                  + ("none" if floor is None else f"{floor:g} %"))
+    if args.format == "json":
+        print(json.dumps(clean(result), indent=1))
+    else:
+        print(_table_text(result))
+    return 0
