@@ -34,6 +34,7 @@ from .controller import Policy, choose
 from .estimator import DEFAULT_WINDOW, harmonic_estimate
 from .points import Table, radio_power_mw
 
+TIME_EPS_S = 1e-9               # events closer than 1 ns count as simultaneous (float sums of latencies)
 DEFAULT_QUEUE_DEPTH = 2         # frames waiting for stage 1 (a double-buffered camera frame store)
 
 
@@ -79,13 +80,13 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
     current = policy.fixed
     for k in range(n):
         a = arrival[k]
-        while waiting_from < len(starts) and starts[waiting_from] <= a:
+        while waiting_from < len(starts) and starts[waiting_from] <= a + TIME_EPS_S:
             waiting_from += 1
         queue[k] = len(starts) - waiting_from
         if queue[k] >= queue_depth:
             continue
         s1 = max(a, f1_prev, f2_prev2)
-        while seen < len(dones) and dones[seen] <= s1:
+        while seen < len(dones) and dones[seen] <= s1 + TIME_EPS_S:
             seen += 1
         if policy.mode == "fixed":
             p = policy.fixed
@@ -138,7 +139,7 @@ def summarize(run: Run, table: Table, trace: traces.Trace, budget_j=None) -> dic
     """The figures of issue 16 point 4 for one run (units in the keys)."""
     T = trace.duration_s
     adm = run.point >= 0
-    delivered = adm & (run.done_s <= T)
+    delivered = adm & (run.done_s <= T + TIME_EPS_S)
     lat = (run.done_s - run.arrival_s)[delivered]
     pts = run.point[delivered]
     top1 = table.arrays()["top1_pct"][pts] if len(pts) else np.array([])
