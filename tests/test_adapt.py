@@ -170,7 +170,7 @@ def test_points_csv_round_trip_and_checks(tmp_path):
 def test_choice_is_the_hand_derived_best():
     t = hand_table()
     arr = t.arrays()
-    floor = controller.floor_mask(t, 76.0)
+    floor = controller.floor_mask(t, controller.max_loss_pts(t, 76.0))
     for rate in (1.0, 2.0, 5.0, 22.0):
         want = max(HAND, key=lambda r: (hand_fps(r, rate), r[8]))
         got = controller.choose(arr, rate, 100.0, np.inf, floor)
@@ -183,10 +183,12 @@ def test_choice_is_the_hand_derived_best():
     # a camera at 30 frames/s: every point that keeps up ties; the most accurate wins
     # (conv5 raw: 1.4 Mbit / 22 Mbps = 63.6 ms per frame is too slow; conv5 q75 at 40 fps keeps up)
     assert t.points[controller.choose(arr, 22.0, 660, 30.0, floor)].name == "conv5/jpeg@q75"
-    # the floor removes the input and jpeg q30 points (76.5 %)
-    assert controller.floor_mask(t, 76.8).tolist() == [r[8] >= 76.8 for r in HAND]
+    # a floor of 76.8 % removes the input and jpeg q30 points (76.5 %): loss 0.5 > 77 - 76.8
+    assert controller.max_loss_pts(t, 76.8) == pytest.approx(0.2, abs=1e-12)
+    assert controller.floor_mask(t, controller.max_loss_pts(t, 76.8)).tolist() == [r[8] >= 76.8 for r in HAND]
+    assert controller.max_loss_pts(t) == 1.0                          # default: 1 point below unsplit
     with pytest.raises(RefimplError, match="no operating point reaches the accuracy floor 78 %"):
-        controller.floor_mask(t, 78.0)
+        controller.floor_mask(t, controller.max_loss_pts(t, 78.0))
     assert t.points[controller.paper_point(t)].name == "conv5/jpeg@q30"
 
 
@@ -289,7 +291,7 @@ def test_rate_step_moves_the_partition_earlier():
     t = hand_table()
     fps = 120.0
     tr = trace_of([0.0, 3.0, 6.0], [1.0, 22.0, 22.0])
-    ok = controller.floor_mask(t, 76.0)
+    ok = controller.floor_mask(t, controller.max_loss_pts(t, 76.0))
     pol = controller.Policy("adaptive", "estimate", tuple(np.flatnonzero(ok)), hysteresis=0.1)
     run = simulate.simulate(t, tr, pol, fps)
     layer = np.array([t.points[p].layer if p >= 0 else "" for p in run.point])
@@ -310,7 +312,7 @@ def test_rate_step_moves_the_partition_earlier():
 def test_constant_rate_never_switches(rate):
     t = hand_table()
     tr = trace_of([0.0, 10.0], [rate, rate])
-    ok = controller.floor_mask(t, 76.0)
+    ok = controller.floor_mask(t, controller.max_loss_pts(t, 76.0))
     for pol in controller.policies(t, ok, 120.0, rate, 100.0):
         run = simulate.simulate(t, tr, pol, 120.0)
         s = simulate.summarize(run, t, tr)

@@ -55,7 +55,8 @@ def add_parser(sub, parser_class=None):
     p.add_argument("--fps", type=_positive(float, "--fps", hi=MAX_FPS), default=DEFAULT_FPS,
                    help=f"camera frame rate, frames/s (default {DEFAULT_FPS:g})")
     p.add_argument("--accuracy-floor", type=_positive(float, "--accuracy-floor", hi=100, allow_zero=True),
-                   metavar="A", help="least expected top-1 in %% (default: the unsplit model's minus 1 point)")
+                   metavar="A", help="least expected top-1 in %% (default: the unsplit model's minus 1 point; "
+                        "needs a table with the unsplit top-1)")
     p.add_argument("--energy-budget-mj", type=_positive(float, "--energy-budget-mj", hi=1e9), metavar="E",
                    help="most energy per frame, mJ (inference + encoder + radio; default: none)")
     p.add_argument("--queue", type=_positive(int, "--queue", hi=1_000_000), default=simulate.DEFAULT_QUEUE_DEPTH,
@@ -79,10 +80,11 @@ def _table_text(result: dict) -> str:
              f"camera {s['fps']:g} frames/s, queue {s['queue_depth']} frames",
              f"points {s['points']} ({s['n_points']} points, links "
              + ", ".join(f"{l['name']} {l['rate_mbps']:g} Mbps {l['power_mw']:g} mW" for l in s["links"]) + ")",
-             "accuracy floor " + ("none" if s["accuracy_floor_pct"] is None else f"{s['accuracy_floor_pct']:g} %")
+             f"accuracy floor: top-1 loss <= {s['max_top1_loss_pts']:g} points against the unsplit model"
+             + ("" if s["accuracy_floor_pct"] is None else f" (top-1 >= {s['accuracy_floor_pct']:g} %)")
              + ", energy budget " + ("none" if s["energy_budget_mj"] is None else f"{s['energy_budget_mj']:g} mJ")
              + f", hysteresis {s['hysteresis']:g}, estimator: harmonic mean of the last {s['window']} frames"]
-    head = ["policy", "delivered fps", "vs oracle %", "dropped", "p50 ms", "p99 ms", "mJ/frame", "top-1 %",
+    head = ["policy", "delivered fps", "vs oracle %", "dropped", "p50 ms", "p99 ms", "mJ/frame", "top-1 loss pts",
             "switches", "time at points (top 3)"]
     rows = []
     for r in result["policies"]:
@@ -90,7 +92,7 @@ def _table_text(result: dict) -> str:
         f = lambda v, d: "-" if v is None else f"{v:.{d}f}"
         rows.append([r["policy"], f(r["delivered_fps"], 2), f(r["fps_vs_oracle_pct"], 1), r["dropped_frames"],
                      f(r["latency_p50_ms"], 1), f(r["latency_p99_ms"], 1), f(r["energy_per_frame_mj"], 3),
-                     f(r["mean_top1_pct"], 2), r["switches"], share])
+                     f(r["mean_top1_loss_pts"], 2), r["switches"], share])
     return "\n".join(lines) + "\n" + tabulate(rows, head, disable_numparse=True)
 
 
@@ -100,10 +102,9 @@ def run(args) -> int:
         raise RefimplError(f"adapt: {trace.duration_s:g} s at {args.fps:g} frames/s is more than {MAX_FRAMES} frames")
     table = points.read_csv(args.points)
     unsplit = table.unsplit_top1_pct()
-    floor = args.accuracy_floor
-    if floor is None and unsplit is not None:
-        floor = unsplit - controller.DEFAULT_LOSS_PCT
-    eligible = controller.floor_mask(table, floor)
+    max_loss = controller.max_loss_pts(table, args.accuracy_floor)
+    floor = None if unsplit is None else unsplit - max_loss
+    eligible = controller.floor_mask(table, max_loss)
     budget_j = None if args.energy_budget_mj is None else args.energy_budget_mj * 1e-3
     mean_rate = trace.mean_rate_mbps()
     pols = controller.policies(table, eligible, args.fps, mean_rate,
@@ -121,12 +122,13 @@ def run(args) -> int:
                      "fps": args.fps, "queue_depth": args.queue, "points": table.source,
                      "n_points": len(table.points),
                      "links": [{"name": l.name, "rate_mbps": l.rate_mbps, "power_mw": l.power_mw} for l in table.links],
-                     "unsplit_top1_pct": unsplit, "accuracy_floor_pct": floor,
+                     "unsplit_top1_pct": unsplit, "accuracy_floor_pct": floor, "max_top1_loss_pts": max_loss,
                      "energy_budget_mj": args.energy_budget_mj, "hysteresis": args.hysteresis,
                      "window": args.window, "prior_mbps": float(trace.rate_mbps[0])},
         "units": {"delivered_fps": "frames/s over the trace", "latency_*_ms": "capture to last bit sent, ms",
                   "energy_per_frame_mj": "inference + encoder + radio, mJ per delivered frame",
-                  "mean_top1_pct": "expected top-1 of the delivered frames' points, %",
+                  "mean_top1_pct": "expected top-1 of the delivered frames' points, % (null: unsplit unknown)",
+                  "mean_top1_loss_pts": "expected top-1 loss against the unsplit model, points",
                   "share_of_time": "fraction of the trace at each point", "fps_vs_oracle_pct": "% of the oracle's"},
         "policies": summaries,
     }
@@ -136,8 +138,7 @@ def run(args) -> int:
         from .plot import plot_runs
         Path(args.plot).mkdir(parents=True, exist_ok=True)
         plot_runs(Path(args.plot) / PLOT_NAME, table, trace, runs,
-                  f"{trace.source}, camera {args.fps:g} fps, floor "
-                  + ("none" if floor is None else f"{floor:g} %"))
+                  f"{trace.source}, camera {args.fps:g} fps, top-1 loss <= {max_loss:g} points")
     if args.format == "json":
         print(json.dumps(clean(result), indent=1))
     else:

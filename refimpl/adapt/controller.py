@@ -2,8 +2,10 @@
 
 Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
 
-1. eligible: the expected top-1 meets the accuracy floor (a point whose top-1
-   is unknown is not eligible under a floor);
+1. eligible: the expected top-1 loss against the unsplit model is within the
+   allowed loss (default 1 point, the issue's floor "1 point below the unsplit
+   model"; ``--accuracy-floor A`` allows ``unsplit - A``); a point whose loss
+   is unknown is not eligible (points.py states how each row's loss is known);
 2. with an energy budget E: a point's energy per frame at (r, P) must fit it;
    a point other than the current one must fit ``E / (1 + h)`` (hysteresis on
    entry, none on leaving: a budget is a limit).  When no eligible point fits,
@@ -14,7 +16,7 @@ Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
    delivered.  The current point's uncapped throughput is credited by the
    factor ``1 + h`` (hysteresis h, default 10 %): a challenger must be more
    than h faster to take over, so a rate wandering within h never switches;
-4. order: highest throughput, then highest expected top-1 (when several points
+4. order: highest throughput, then least expected loss (when several points
    keep up with the camera, the channel buys accuracy: the QF rises), then
    least energy per frame, then the current point, then table order.
 
@@ -46,7 +48,7 @@ from .points import Table, frame_energy_j, pipeline_fps
 
 DEFAULT_HYSTERESIS = 0.10       # a challenger must be 10 % faster (stated design choice, issue 16 point 3)
 DEFAULT_LOSS_PCT = 1.0          # default floor: 1 point of top-1 below the unsplit model (issue 16)
-EXACT_CODECS = ("raw",)         # what partition-only (Neurosurgeon) may send: the features as they are
+RAW_CODECS = ("raw", "top5")    # what partition-only (Neurosurgeon) may send: the features as they are
 
 
 def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, budget_j=None,
@@ -70,7 +72,7 @@ def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, bud
     score = np.minimum(fps_pipe, fps)
     if current is not None:
         score[current] = min(fps, fps_pipe[current] * (1.0 + hysteresis))
-    acc = np.where(np.isnan(arr["top1_pct"]), -np.inf, arr["top1_pct"])
+    acc = np.where(np.isnan(arr["top1_loss_pts"]), -np.inf, -arr["top1_loss_pts"])
     is_cur = np.zeros(len(eligible))
     if current is not None:
         is_cur[current] = 1.0
@@ -95,38 +97,49 @@ class Policy:
         return m
 
 
-def floor_mask(table: Table, floor_pct) -> np.ndarray:
-    """Points whose expected top-1 meets the floor (all points when floor_pct is None)."""
-    arr = table.arrays()
+def max_loss_pts(table: Table, floor_pct=None) -> float:
+    """Allowed top-1 loss (points): unsplit - floor_pct, or the default 1 point when no floor is given."""
     if floor_pct is None:
-        return np.ones(len(table.points), bool)
-    ok = ~np.isnan(arr["top1_pct"]) & (arr["top1_pct"] >= floor_pct - 1e-9)
+        return DEFAULT_LOSS_PCT
+    unsplit = table.unsplit_top1_pct()
+    if unsplit is None:
+        raise RefimplError(f"{table.source}: an accuracy floor in % needs the unsplit model's top-1, and no "
+                           "raw or lossless row has a top1_pct (the table gives losses only: the default floor, "
+                           "1 point below the unsplit model, applies)")
+    return unsplit - floor_pct
+
+
+def floor_mask(table: Table, max_loss: float) -> np.ndarray:
+    """Points whose expected top-1 loss is known and at most ``max_loss`` points."""
+    loss = table.arrays()["top1_loss_pts"]
+    ok = ~np.isnan(loss) & (loss <= max_loss + 1e-9)
     if not ok.any():
-        best = np.nanmax(arr["top1_pct"]) if not np.isnan(arr["top1_pct"]).all() else None
-        raise RefimplError(f"no operating point reaches the accuracy floor {floor_pct:g} % "
-                           + (f"(the best is {best:g} %)" if best is not None else "(no point has a top1_pct)"))
+        unsplit = table.unsplit_top1_pct()
+        floor = f"{unsplit - max_loss:g} %" if unsplit is not None else f"a loss of {max_loss:g} points"
+        best = f"the least loss is {np.nanmin(loss):g} points" if not np.isnan(loss).all() else "no point has a loss"
+        raise RefimplError(f"no operating point reaches the accuracy floor {floor} ({best})")
     return ok
 
 
 def paper_point(table: Table) -> int:
-    """The paper's static design: the last conv layer's jpeg point at the 1%-loss QF.
+    """The paper's static design: conv5 (the stage labelled conv5, else the layer) jpeg at the 1%-loss QF.
 
-    The table's ``jpeg`` rows are at the 1%-loss QF by the ratio table's
-    definition; with several QFs at that layer, the lowest whose top-1 is within
-    1 point of the unsplit model's (the QF the paper would have found).
+    A ``jpeg`` row without a QF is at the 1%-loss QF by the ratio table's
+    definition; with several QFs, the lowest whose loss is at most 1 point (the
+    QF the paper's Fig. 5b finds).  Without conv5, the last conv layer's.
     """
-    conv = [p for p in table.points if p.layer.startswith("conv") and p.codec == "jpeg"]
-    if not conv:
-        raise RefimplError(f"{table.source}: no jpeg point at a conv layer: the paper's static design "
-                           "(conv5 at the 1%-loss QF) is not in the table")
-    layers = list(dict.fromkeys(p.layer for p in table.points))
-    last = max((p.layer for p in conv), key=layers.index)
-    cands = [p for p in conv if p.layer == last]
-    unsplit = table.unsplit_top1_pct()
-    if len(cands) > 1 and unsplit is not None:
-        good = [p for p in cands if p.top1_pct is not None and p.top1_pct >= unsplit - DEFAULT_LOSS_PCT - 1e-9]
-        cands = good or cands
-    best = min(cands, key=lambda p: (p.qf if p.qf is not None else 101))
+    jpeg = [p for p in table.points if p.codec == "jpeg"]
+    cands = [p for p in jpeg if p.stage == "conv5"] or [p for p in jpeg if p.layer == "conv5"]
+    if not cands:
+        conv = [p for p in jpeg if (p.stage or p.layer).startswith("conv")]
+        if not conv:
+            raise RefimplError(f"{table.source}: no jpeg point at a conv layer: the paper's static design "
+                               "(conv5 at the 1%-loss QF) is not in the table")
+        layers = list(dict.fromkeys(p.layer for p in table.points))
+        last = max((p.layer for p in conv), key=layers.index)
+        cands = [p for p in conv if p.layer == last]
+    good = [p for p in cands if p.top1_loss_pts is not None and p.top1_loss_pts <= DEFAULT_LOSS_PCT + 1e-9]
+    best = min(good or cands, key=lambda p: (p.qf if p.qf is not None else 0))
     return table.points.index(best)
 
 
@@ -135,7 +148,7 @@ def policies(table: Table, eligible: np.ndarray, fps: float, mean_rate_mbps: flo
     """The controller and the four baselines of issue 16, in report order."""
     arr = table.arrays()
     elig = tuple(int(i) for i in np.flatnonzero(eligible))
-    raw = tuple(i for i in elig if table.points[i].codec in EXACT_CODECS)
+    raw = tuple(i for i in elig if table.points[i].codec in RAW_CODECS)
     mean_best = choose(arr, mean_rate_mbps, mean_power_mw, fps, eligible, budget_j)
     out = [Policy("adaptive", "estimate", elig, hysteresis=hysteresis),
            Policy("paper-static", "fixed", (paper_point(table),), fixed=paper_point(table)),

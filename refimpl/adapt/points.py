@@ -7,7 +7,17 @@ quality factor.  Per frame it costs (from the system model, ``refimpl/system``):
                                       (stage 1 of the pipeline)
   encode_latency_s, encode_energy_j  feature encoder on the map (stage 2, before the radio)
   bits_per_frame                      the bitstream, header and side information included
-  top1_pct                            the expected top-1 of the split network (%)
+  top1_pct                            the expected top-1 of the split network (%), when measured
+  top1_loss_pts                       its expected loss against the unsplit model (points of top-1)
+
+The controller works on the loss, which every row has even where no top-1 was
+measured (the ``paper`` ratio table of a network with synthetic weights):
+``raw``, ``lossless`` and edge-only ``top5`` are exact (loss 0: a lossless
+split is bit-identical to the unsplit run, README "Partitioned inference");
+a ``jpeg`` or ``jpeg-ft`` row without a QF is, by the ratio table's
+definition, at the QF of 1 % loss (loss 1.0); a row with a measured top-1 has
+``unsplit - top1``, the unsplit top-1 being that of the exact rows.  Any
+other row has an unknown loss and is never chosen under an accuracy floor.
 
 The radio is per link mode (``link``, ``rate_mbps``, ``radio_power_mw``); at a
 rate r (Mbps) and radio power P (mW) the frame's second stage takes
@@ -35,7 +45,11 @@ from .traces import MBPS
 
 POINT_FIELDS = ("layer", "codec", "qf", "edge_latency_s", "edge_energy_j", "encode_latency_s",
                 "encode_energy_j", "bits_per_frame", "top1_pct")
+OPTIONAL_FIELDS = ("stage", "top1_loss_pts")     # the stage's label in the figures; the expected loss
 LINK_FIELDS = ("link", "rate_mbps", "radio_power_mw")
+EXACT_CODECS = ("raw", "lossless", "top5")       # lossless end to end: the unsplit model's top-1
+ONE_PCT_CODECS = ("jpeg", "jpeg-ft")             # without a QF: the ratio table's 1 %-loss point
+ONE_PCT_LOSS_PTS = 1.0
 DERIVED_FIELDS = ("tx_latency_s", "tx_energy_j", "throughput_fps", "energy_per_frame_j")
 DERIVED_RTOL = 1e-6             # derived columns are printed to 12 significant digits
 
@@ -53,10 +67,23 @@ class Point:
     encode_energy_j: float
     bits_per_frame: float
     top1_pct: float | None
+    top1_loss_pts: float | None = None
+    stage: str = ""
 
     @property
     def name(self) -> str:
         return f"{self.layer}/{self.codec}" + (f"@q{self.qf}" if self.qf is not None else "")
+
+
+def expected_loss(codec: str, qf, top1_pct, unsplit_top1_pct):
+    """Expected top-1 loss (points) of a row, by the rule in the module docstring; None when unknown."""
+    if top1_pct is not None and unsplit_top1_pct is not None:
+        return unsplit_top1_pct - top1_pct         # may be < 0: a lossy split can measure above
+    if codec in EXACT_CODECS:
+        return 0.0
+    if codec in ONE_PCT_CODECS and qf is None:
+        return ONE_PCT_LOSS_PTS
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,12 +105,13 @@ class Table:
         """Per-point float64 arrays (n,) of every numeric field; top1 NaN where unknown."""
         out = {f: np.array([getattr(p, f) for p in self.points], float)
                for f in POINT_FIELDS[3:8]}
-        out["top1_pct"] = np.array([math.nan if p.top1_pct is None else p.top1_pct for p in self.points])
+        for f in ("top1_pct", "top1_loss_pts"):
+            out[f] = np.array([math.nan if getattr(p, f) is None else getattr(p, f) for p in self.points])
         return out
 
     def unsplit_top1_pct(self) -> float | None:
-        """Top-1 of the unsplit model: that of the exact codecs (raw, lossless), which equal it."""
-        exact = [p.top1_pct for p in self.points if p.codec in ("raw", "lossless") and p.top1_pct is not None]
+        """Top-1 of the unsplit model: that of the exact codecs (raw, lossless, top5), which equal it."""
+        exact = [p.top1_pct for p in self.points if p.codec in EXACT_CODECS and p.top1_pct is not None]
         return max(exact) if exact else None
 
     def index(self, name: str) -> int:
@@ -121,11 +149,19 @@ def frame_energy_j(arr: dict, rate_mbps, power_mw) -> np.ndarray:
 def from_records(records, source="system model") -> Table:
     """The adapter from the system model's per-(point, link) records to a Table.
 
-    Each record is a mapping with POINT_FIELDS and the radio it used as
-    ``link`` (name), ``rate_mbps`` and ``radio_power_mw``.  Records of one
-    point under several links must agree on every point field.
+    Each record (``refimpl.system.pipeline.operating_points``) is a mapping
+    with POINT_FIELDS and the radio it used as ``link`` (name), ``rate_mbps``
+    and ``power_mw`` (or ``radio_power_mw``); ``point``, when present, is the
+    stage's label in the figures (``conv5`` for the cut after pool5).
+    Records of one point under several links must agree on every point field.
     """
-    rows = [{k: rec[k] for k in POINT_FIELDS + LINK_FIELDS} for rec in records]
+    rows = []
+    for rec in records:
+        row = {k: rec[k] for k in POINT_FIELDS + LINK_FIELDS[:2]}
+        row["radio_power_mw"] = rec["radio_power_mw"] if "radio_power_mw" in rec else rec["power_mw"]
+        row["stage"] = str(rec.get("point") or rec.get("stage") or "")
+        row["top1_loss_pts"] = rec.get("top1_loss_pts")
+        rows.append(row)
     return _build(rows, source)
 
 
@@ -138,14 +174,14 @@ def to_csv(table: Table) -> str:
     """One row per (point, link mode), derived pipeline figures included."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(POINT_FIELDS + LINK_FIELDS + DERIVED_FIELDS)
+    w.writerow(POINT_FIELDS + OPTIONAL_FIELDS + LINK_FIELDS + DERIVED_FIELDS)
     for p in table.points:
         for l in table.links:
             tx = p.bits_per_frame / (l.rate_mbps * MBPS)
             e_tx = l.power_mw * 1e-3 * tx
             fps = 1.0 / max(p.edge_latency_s, p.encode_latency_s + tx)
             w.writerow([p.layer, p.codec, _num(p.qf)] + [_num(getattr(p, f)) for f in POINT_FIELDS[3:]]
-                       + [l.name, _num(l.rate_mbps), _num(l.power_mw), _num(tx), _num(e_tx), _num(fps),
+                       + [p.stage, _num(p.top1_loss_pts)] + [l.name, _num(l.rate_mbps), _num(l.power_mw), _num(tx), _num(e_tx), _num(fps),
                           _num(p.edge_energy_j + p.encode_energy_j + e_tx)])
     return out.getvalue()
 
@@ -169,7 +205,7 @@ def parse_csv(text: str, source: str) -> Table:
     missing = [f for f in POINT_FIELDS + LINK_FIELDS if f not in header]
     if missing:
         raise RefimplError(f"{source}: header lacks column(s) {', '.join(missing)}")
-    unknown = [c for c in header if c not in POINT_FIELDS + LINK_FIELDS + DERIVED_FIELDS]
+    unknown = [c for c in header if c not in POINT_FIELDS + OPTIONAL_FIELDS + LINK_FIELDS + DERIVED_FIELDS]
     if unknown:
         raise RefimplError(f"{source}: unknown column '{unknown[0]}'")
     recs = []
@@ -187,7 +223,7 @@ def parse_csv(text: str, source: str) -> Table:
 
 
 def _parse_row(raw: dict, n: int, source: str) -> dict:
-    rec = {"layer": raw["layer"], "codec": raw["codec"], "link": raw["link"]}
+    rec = {"layer": raw["layer"], "codec": raw["codec"], "link": raw["link"], "stage": raw.get("stage", "")}
     for key in ("layer", "codec", "link"):
         if not rec[key]:
             raise RefimplError(f"{source}: row {n}: empty {key}")
@@ -199,9 +235,9 @@ def _parse_row(raw: dict, n: int, source: str) -> dict:
             raise RefimplError(f"{source}: row {n}: qf {text!r} is not an integer") from None
     else:
         rec["qf"] = None
-    for key in POINT_FIELDS[3:] + LINK_FIELDS[1:]:
-        text = raw[key]
-        if key == "top1_pct" and text == "":
+    for key in POINT_FIELDS[3:] + LINK_FIELDS[1:] + ("top1_loss_pts",):
+        text = raw.get(key, "")
+        if key in ("top1_pct", "top1_loss_pts") and text == "":
             rec[key] = None
             continue
         try:
@@ -230,11 +266,13 @@ def _check_derived(raw: dict, rec: dict, n: int, source: str):
 
 def _build(rows, source: str) -> Table:
     points, links = {}, {}
+    exact = [r["top1_pct"] for r in rows if r["codec"] in EXACT_CODECS and r["top1_pct"] is not None]
+    unsplit = max(exact) if exact else None
     for n, r in enumerate(rows, start=1):
         where = f"{source}: row {n} ({r['layer']}/{r['codec']})"
-        for key in POINT_FIELDS[3:] + LINK_FIELDS[1:]:
-            v = r[key]
-            if v is None and key == "top1_pct":
+        for key in POINT_FIELDS[3:] + LINK_FIELDS[1:] + ("top1_loss_pts",):
+            v = r.get(key)
+            if v is None and key in ("top1_pct", "top1_loss_pts"):
                 continue
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise RefimplError(f"{where}: {key} {v!r} is not a finite number")
@@ -242,15 +280,25 @@ def _build(rows, source: str) -> Table:
                 raise RefimplError(f"{where}: top1_pct {v:g} is not a percentage (0..100)")
             if key in ("rate_mbps",) and v <= 0:
                 raise RefimplError(f"{where}: rate_mbps {v:g} must be > 0")
-            if v < 0:
+            if v < 0 and key != "top1_loss_pts":
                 raise RefimplError(f"{where}: {key} {v:g} must be >= 0")
         if r["edge_latency_s"] <= 0 and r["encode_latency_s"] + r["bits_per_frame"] <= 0:
             raise RefimplError(f"{where}: a point with no latency in either stage has no finite frame rate")
         qf = r["qf"]
         if qf is not None and not (isinstance(qf, int) and 1 <= qf <= 100):
             raise RefimplError(f"{where}: qf {qf!r} must be an integer 1..100")
-        p = Point(r["layer"], r["codec"], qf, *(float(r[k]) for k in POINT_FIELDS[3:8]),
-                  None if r["top1_pct"] is None else float(r["top1_pct"]))
+        top1 = None if r["top1_pct"] is None else float(r["top1_pct"])
+        loss = expected_loss(r["codec"], qf, top1, unsplit)
+        given = r.get("top1_loss_pts")
+        if given is not None:
+            measured = top1 is not None and unsplit is not None
+            if measured and not math.isclose(given, loss, rel_tol=DERIVED_RTOL, abs_tol=1e-9):
+                raise RefimplError(f"{where}: top1_loss_pts {given:g} disagrees with the expected loss {loss:g} "
+                                   "(unsplit top-1 minus the row's)")
+            if not measured:
+                loss = float(given)
+        p = Point(r["layer"], r["codec"], qf, *(float(r[k]) for k in POINT_FIELDS[3:8]), top1, loss,
+                  str(r.get("stage") or ""))
         if p.name in points and points[p.name] != p:
             raise RefimplError(f"{where}: point {p.name} has other figures in an earlier row (the edge's "
                                "figures do not depend on the link)")

@@ -142,7 +142,9 @@ def summarize(run: Run, table: Table, trace: traces.Trace, budget_j=None) -> dic
     delivered = adm & (run.done_s <= T + TIME_EPS_S)
     lat = (run.done_s - run.arrival_s)[delivered]
     pts = run.point[delivered]
-    top1 = table.arrays()["top1_pct"][pts] if len(pts) else np.array([])
+    loss = table.arrays()["top1_loss_pts"][pts] if len(pts) else np.array([])
+    unsplit = table.unsplit_top1_pct()
+    mean_loss = float(loss.mean()) if len(loss) else None
     share = share_of_time(run, T, len(table.points))
     seq = run.point[adm]
     out = {
@@ -155,7 +157,8 @@ def summarize(run: Run, table: Table, trace: traces.Trace, budget_j=None) -> dic
         "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else None,
         "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else None,
         "energy_per_frame_mj": float(run.energy_j[delivered].mean() * 1e3) if len(lat) else None,
-        "mean_top1_pct": (float(top1.mean()) if len(top1) and not np.isnan(top1).any() else None),
+        "mean_top1_loss_pts": mean_loss,
+        "mean_top1_pct": None if mean_loss is None or unsplit is None else unsplit - mean_loss,
         "switches": int(np.count_nonzero(seq[1:] != seq[:-1])) if len(seq) > 1 else 0,
         "share_of_time": {table.points[i].name: float(share[i]) for i in np.argsort(-share, kind="stable")
                           if share[i] > 0},
