@@ -19,6 +19,7 @@ DEFAULT_FPS = 30.0              # "a typical frame rate of 30 frames/sec" (paper
 MAX_FPS = 10_000.0
 MAX_FRAMES = 20_000_000         # frame log memory bound (about 1.3 GB of arrays): duration x fps
 PLOT_NAME = "adapt.png"
+DEFAULT_LINKS = ("redpine-1mbps", "redpine-2mbps", "redpine-22mbps")    # paper section 4.1 [12]
 
 
 def _positive(kind, what, lo=None, hi=None, allow_zero=False):
@@ -50,8 +51,17 @@ def add_parser(sub, parser_class=None):
                         "dwell_bad_s=2,duration_s=60,seed=0 | walk:lo=1,hi=22,start=2,sigma=1,dt_s=0.1,duration_s=60,"
                         "seed=0 | steps:rates=1/2/22,dwell_s=5,duration_s=60,seed=0,order=random|cycle "
                         "(every key optional; these are the defaults)")
-    p.add_argument("--points", required=True, metavar="FILE.csv",
-                   help="operating-point table (README 'Adaptive controller': one row per point and link mode)")
+    p.add_argument("--points", metavar="FILE.csv",
+                   help="operating-point table (README 'Adaptive controller': one row per point and link mode); "
+                        "default: built from the system model with --network, --profile, --ratios, --links")
+    p.add_argument("--network", default="alexnet", help="system model: network (default alexnet)")
+    p.add_argument("--profile", default="paper-28nm", help="system model: engine profile (default paper-28nm)")
+    p.add_argument("--ratios", default=None, help="system model: ratio table FILE, 'measured' (alexnet-cifar) or "
+                                                  "'paper' (default: measured for alexnet-cifar, paper otherwise)")
+    p.add_argument("--links", default=",".join(DEFAULT_LINKS),
+                   help=f"system model: the link modes, comma-separated names or .toml files (default "
+                        f"{','.join(DEFAULT_LINKS)}: the paper's 1, 2 and 22 Mbps modes)")
+    p.add_argument("--write-points", metavar="FILE.csv", help="also write the operating-point table used")
     p.add_argument("--fps", type=_positive(float, "--fps", hi=MAX_FPS), default=DEFAULT_FPS,
                    help=f"camera frame rate, frames/s (default {DEFAULT_FPS:g})")
     p.add_argument("--accuracy-floor", type=_positive(float, "--accuracy-floor", hi=100, allow_zero=True),
@@ -96,11 +106,41 @@ def _table_text(result: dict) -> str:
     return "\n".join(lines) + "\n" + tabulate(rows, head, disable_numparse=True)
 
 
+def system_points(network: str, profile_name: str, ratio_choice, link_names) -> points.Table:
+    """The operating-point table from the system model: every point and codec row under every link mode."""
+    from .. import networks
+    from ..profile import load_profile
+    from ..system import links, pipeline, ratios
+
+    spec = networks.get(network)
+    prof = load_profile(profile_name)
+    choice = ratio_choice or ("measured" if spec.name == "alexnet-cifar" else "paper")
+    if choice == "measured":
+        if spec.name != "alexnet-cifar":
+            raise RefimplError(f"--ratios measured is the alexnet-cifar table; network {spec.name} takes "
+                               "--ratios paper or FILE")
+        table = ratios.read_measured()
+    elif choice == "paper":
+        table = ratios.paper_table(spec, ratios.read_measured(required=False))
+    else:
+        table = ratios.read_table(choice)
+    records = []
+    for name in link_names:
+        records += pipeline.operating_points(spec, prof, links.load_link(name), table)
+    return points.from_records(records, f"system model ({spec.name}, {prof.name}, ratios {table.source})")
+
+
 def run(args) -> int:
     trace = traces.from_spec(args.trace)
     if trace.duration_s * args.fps > MAX_FRAMES:
         raise RefimplError(f"adapt: {trace.duration_s:g} s at {args.fps:g} frames/s is more than {MAX_FRAMES} frames")
-    table = points.read_csv(args.points)
+    if args.points:
+        table = points.read_csv(args.points)
+    else:
+        names = [n.strip() for n in args.links.split(",") if n.strip()]
+        if not names:
+            raise RefimplError("adapt: --links needs at least one link mode")
+        table = system_points(args.network, args.profile, args.ratios, names)
     unsplit = table.unsplit_top1_pct()
     max_loss = controller.max_loss_pts(table, args.accuracy_floor)
     floor = None if unsplit is None else unsplit - max_loss
@@ -134,6 +174,8 @@ def run(args) -> int:
     }
     if args.write_trace:
         atomic_write(args.write_trace, traces.to_csv(trace).encode())
+    if args.write_points:
+        atomic_write(args.write_points, points.to_csv(table).encode())
     if args.plot:
         from .plot import plot_runs
         Path(args.plot).mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""PNG of a run: the trace, the chosen layer and QF over time, and the camera queue.
+"""PNG of a run: the trace, the chosen layer, codec and QF over time, and the camera queue.
 
 Reads the Run logs only (simulate.py); matplotlib through refimpl.plotting.
 """
@@ -28,8 +28,21 @@ def _binned(run: Run, T: float):
         return (edges[:-1] + edges[1:]) / 2, total / count
 
 
+def _coding(p) -> str:
+    """A point's codec and QF as one label; a jpeg row without a QF is at the table's 1%-loss QF."""
+    if p.qf is not None:
+        return f"{p.codec} q{p.qf}"
+    return f"{p.codec} (1%-loss QF)" if p.codec in ("jpeg", "jpeg-ft") else p.codec
+
+
+def _coding_order(label: str):
+    codec, _, rest = label.partition(" ")
+    rank = {"raw": 0, "lossless": 1, "jpeg": 2, "jpeg-ft": 3, "top5": 4}.get(codec, 5)
+    return rank, int(rest[1:]) if rest.startswith("q") else 0, label
+
+
 def plot_runs(path, table: Table, trace: Trace, runs: list, title: str, shown=("adaptive", "oracle")):
-    """Four panels sharing the time axis (s): rate (Mbps), partition layer, QF, queue (frames)."""
+    """Four panels sharing the time axis (s): rate (Mbps), partition layer, codec and QF, queue (frames)."""
     plt = pyplot()
     fig, ax = plt.subplots(4, 1, figsize=(10, 9), sharex=True,
                            gridspec_kw={"height_ratios": [2, 2, 1.3, 1.3]})
@@ -37,6 +50,7 @@ def plot_runs(path, table: Table, trace: Trace, runs: list, title: str, shown=("
     ax[0].step(np.append(trace.time_s, T), np.append(trace.rate_mbps, trace.rate_mbps[-1]), where="post",
                color="black", lw=1, label="trace rate")
     layers = list(dict.fromkeys(p.layer for p in table.points))
+    codings = sorted(dict.fromkeys(_coding(p) for p in table.points), key=_coding_order)
     for run in runs:
         if run.policy not in shown:
             continue
@@ -48,9 +62,9 @@ def plot_runs(path, table: Table, trace: Trace, runs: list, title: str, shown=("
             ax[0].step(t, run.estimate_mbps[adm], where="post", color=color, lw=1, label="controller estimate")
             ax[3].plot(*_binned(run, T), color=color, lw=1.2, label=run.policy)
         layer_ix = np.array([layers.index(table.points[i].layer) for i in pts])
-        qf = np.array([np.nan if table.points[i].qf is None else table.points[i].qf for i in pts], float)
+        coding_ix = np.array([codings.index(_coding(table.points[i])) for i in pts])
         ax[1].step(t, layer_ix, where="post", color=color, ls=ls, lw=1.2, label=run.policy)
-        ax[2].step(t, qf, where="post", color=color, ls=ls, lw=1.2, label=run.policy)
+        ax[2].step(t, coding_ix, where="post", color=color, ls=ls, lw=1.2, label=run.policy)
         if run.policy != "adaptive":
             ax[3].plot(*_binned(run, T), color=color, ls=ls, lw=1.2, label=run.policy)
     ax[0].set_ylabel("rate (Mbps)")
@@ -59,8 +73,8 @@ def plot_runs(path, table: Table, trace: Trace, runs: list, title: str, shown=("
     ax[1].set_yticks(range(len(layers)), layers, fontsize=7)
     ax[1].set_ylabel("partition layer")
     ax[1].legend(loc="upper right", fontsize=8)
-    ax[2].set_ylabel("JPEG QF\n(gap: raw/lossless)")
-    ax[2].set_ylim(0, 100)
+    ax[2].set_yticks(range(len(codings)), codings, fontsize=7)
+    ax[2].set_ylabel("codec, QF")
     ax[3].set_ylabel(f"queue (frames,\nmean per {T / BINS:.3g} s)")
     ax[3].set_xlabel("time (s)")
     ax[3].legend(loc="upper right", fontsize=8)
