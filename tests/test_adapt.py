@@ -111,6 +111,7 @@ def test_bad_trace_is_one_line_exit_2(tmp_path, capsys, text, words):
     ("ge:seed=-1", "seed must be >= 0"),
     ("ge:duration_s", "is not key=value"),
     ("missing-file.csv", "missing-file.csv: cannot read the trace"),
+    ("ge:dwell_good_s=1e-9", "state changes (raise the dwells)"),
 ])
 def test_bad_trace_spec_is_one_line(tmp_path, capsys, spec, words):
     pts = tmp_path / "p.csv"
@@ -164,6 +165,28 @@ def test_points_csv_round_trip_and_checks(tmp_path):
         points.parse_csv("", "x")
     with pytest.raises(RefimplError, match="lacks column"):
         points.parse_csv("layer,codec\nconv5,raw\n", "x")
+
+
+def test_system_model_records_adapter():
+    """The system model's record keys (power_mw, point label) map onto the table; losses by rule."""
+    base = dict(edge_latency_s=0.025, edge_energy_j=4e-3, encode_latency_s=5e-5, encode_energy_j=2e-8)
+    recs = []
+    for link, rate, power in LINKS:
+        for layer, codec, bits, point in (("pool5", "jpeg", 5266.3, "conv5"), ("pool5", "raw", 147968, "conv5"),
+                                          ("input", "jpeg", 164892.8, "host-only"), ("fc8", "top5", 80, "edge-only")):
+            recs.append(dict(base, layer=layer, codec=codec, qf=None, bits_per_frame=bits, top1_pct=None,
+                             point=point, link=link, rate_mbps=rate, power_mw=power, nj_per_bit=power / rate))
+    t = points.from_records(recs)
+    assert [p.name for p in t.points] == ["pool5/jpeg", "pool5/raw", "input/jpeg", "fc8/top5"]
+    assert [p.top1_loss_pts for p in t.points] == [1.0, 0.0, 1.0, 0.0]    # 1%-loss rows, exact rows
+    assert t.unsplit_top1_pct() is None
+    assert t.links[2] == points.Link("22mbps", 22.0, 660.0)
+    assert t.points[controller.paper_point(t)].name == "pool5/jpeg"        # the stage labelled conv5
+    with pytest.raises(RefimplError, match="needs the unsplit model's top-1"):
+        controller.max_loss_pts(t, 50.0)
+    ok = controller.floor_mask(t, controller.max_loss_pts(t))
+    pols = controller.policies(t, ok, 30.0, 2.0, 99.0)
+    assert [t.points[i].name for i in pols[3].eligible] == ["pool5/raw", "fc8/top5"]   # partition-only
 
 
 # ---------------------------------------------------------------- controller

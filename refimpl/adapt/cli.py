@@ -19,7 +19,6 @@ DEFAULT_FPS = 30.0              # "a typical frame rate of 30 frames/sec" (paper
 MAX_FPS = 10_000.0
 MAX_FRAMES = 20_000_000         # frame log memory bound (about 1.3 GB of arrays): duration x fps
 PLOT_NAME = "adapt.png"
-DEFAULT_LINKS = ("redpine-1mbps", "redpine-2mbps", "redpine-22mbps")    # paper section 4.1 [12]
 
 
 def _positive(kind, what, lo=None, hi=None, allow_zero=False):
@@ -58,9 +57,9 @@ def add_parser(sub, parser_class=None):
     p.add_argument("--profile", default="paper-28nm", help="system model: engine profile (default paper-28nm)")
     p.add_argument("--ratios", default=None, help="system model: ratio table FILE, 'measured' (alexnet-cifar) or "
                                                   "'paper' (default: measured for alexnet-cifar, paper otherwise)")
-    p.add_argument("--links", default=",".join(DEFAULT_LINKS),
+    p.add_argument("--links", default=",".join(points.DEFAULT_LINKS),
                    help=f"system model: the link modes, comma-separated names or .toml files (default "
-                        f"{','.join(DEFAULT_LINKS)}: the paper's 1, 2 and 22 Mbps modes)")
+                        f"{','.join(points.DEFAULT_LINKS)}: the paper's 1, 2 and 22 Mbps modes)")
     p.add_argument("--write-points", metavar="FILE.csv", help="also write the operating-point table used")
     p.add_argument("--fps", type=_positive(float, "--fps", hi=MAX_FPS), default=DEFAULT_FPS,
                    help=f"camera frame rate, frames/s (default {DEFAULT_FPS:g})")
@@ -106,30 +105,6 @@ def _table_text(result: dict) -> str:
     return "\n".join(lines) + "\n" + tabulate(rows, head, disable_numparse=True)
 
 
-def system_points(network: str, profile_name: str, ratio_choice, link_names) -> points.Table:
-    """The operating-point table from the system model: every point and codec row under every link mode."""
-    from .. import networks
-    from ..profile import load_profile
-    from ..system import links, pipeline, ratios
-
-    spec = networks.get(network)
-    prof = load_profile(profile_name)
-    choice = ratio_choice or ("measured" if spec.name == "alexnet-cifar" else "paper")
-    if choice == "measured":
-        if spec.name != "alexnet-cifar":
-            raise RefimplError(f"--ratios measured is the alexnet-cifar table; network {spec.name} takes "
-                               "--ratios paper or FILE")
-        table = ratios.read_measured()
-    elif choice == "paper":
-        table = ratios.paper_table(spec, ratios.read_measured(required=False))
-    else:
-        table = ratios.read_table(choice)
-    records = []
-    for name in link_names:
-        records += pipeline.operating_points(spec, prof, links.load_link(name), table)
-    return points.from_records(records, f"system model ({spec.name}, {prof.name}, ratios {table.source})")
-
-
 def run(args) -> int:
     trace = traces.from_spec(args.trace)
     if trace.duration_s * args.fps > MAX_FRAMES:
@@ -140,38 +115,13 @@ def run(args) -> int:
         names = [n.strip() for n in args.links.split(",") if n.strip()]
         if not names:
             raise RefimplError("adapt: --links needs at least one link mode")
-        table = system_points(args.network, args.profile, args.ratios, names)
-    unsplit = table.unsplit_top1_pct()
+        table = points.from_system(args.network, args.profile, args.ratios, names)
     max_loss = controller.max_loss_pts(table, args.accuracy_floor)
-    floor = None if unsplit is None else unsplit - max_loss
-    eligible = controller.floor_mask(table, max_loss)
     budget_j = None if args.energy_budget_mj is None else args.energy_budget_mj * 1e-3
-    mean_rate = trace.mean_rate_mbps()
-    pols = controller.policies(table, eligible, args.fps, mean_rate,
-                               float(points.radio_power_mw(mean_rate, table.links)), budget_j, args.hysteresis)
     if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
         raise RefimplError(f"{args.plot}: exists and is not a folder (--plot takes a folder)")
-    runs = [simulate.simulate(table, trace, pol, args.fps, args.queue, budget_j, args.window)
-            for pol in pols]
-    summaries = [simulate.summarize(r, table, trace, budget_j) for r in runs]
-    oracle = next(s for s in summaries if s["policy"] == "oracle")["delivered_fps"]
-    for s in summaries:
-        s["fps_vs_oracle_pct"] = 100.0 * s["delivered_fps"] / oracle if oracle > 0 else None
-    result = {
-        "settings": {"trace": trace.source, "duration_s": trace.duration_s, "mean_rate_mbps": mean_rate,
-                     "fps": args.fps, "queue_depth": args.queue, "points": table.source,
-                     "n_points": len(table.points),
-                     "links": [{"name": l.name, "rate_mbps": l.rate_mbps, "power_mw": l.power_mw} for l in table.links],
-                     "unsplit_top1_pct": unsplit, "accuracy_floor_pct": floor, "max_top1_loss_pts": max_loss,
-                     "energy_budget_mj": args.energy_budget_mj, "hysteresis": args.hysteresis,
-                     "window": args.window, "prior_mbps": float(trace.rate_mbps[0])},
-        "units": {"delivered_fps": "frames/s over the trace", "latency_*_ms": "capture to last bit sent, ms",
-                  "energy_per_frame_mj": "inference + encoder + radio, mJ per delivered frame",
-                  "mean_top1_pct": "expected top-1 of the delivered frames' points, % (null: unsplit unknown)",
-                  "mean_top1_loss_pts": "expected top-1 loss against the unsplit model, points",
-                  "share_of_time": "fraction of the trace at each point", "fps_vs_oracle_pct": "% of the oracle's"},
-        "policies": summaries,
-    }
+    result, runs = simulate.compare(table, trace, args.fps, args.queue, max_loss, budget_j, args.hysteresis,
+                                    args.window)
     if args.write_trace:
         atomic_write(args.write_trace, traces.to_csv(trace).encode())
     if args.write_points:

@@ -51,6 +51,7 @@ EXACT_CODECS = ("raw", "lossless", "top5")       # lossless end to end: the unsp
 ONE_PCT_CODECS = ("jpeg", "jpeg-ft")             # without a QF: the ratio table's 1 %-loss point
 ONE_PCT_LOSS_PTS = 1.0
 DERIVED_FIELDS = ("tx_latency_s", "tx_energy_j", "throughput_fps", "energy_per_frame_j")
+DEFAULT_LINKS = ("redpine-1mbps", "redpine-2mbps", "redpine-22mbps")    # paper section 4.1 [12]
 DERIVED_RTOL = 1e-6             # derived columns are printed to 12 significant digits
 
 
@@ -163,6 +164,30 @@ def from_records(records, source="system model") -> Table:
         row["top1_loss_pts"] = rec.get("top1_loss_pts")
         rows.append(row)
     return _build(rows, source)
+
+
+def from_system(network: str, profile_name: str, ratio_choice=None, link_names=DEFAULT_LINKS) -> Table:
+    """The operating-point table from the system model: every point and codec row under every link mode."""
+    from .. import networks
+    from ..profile import load_profile
+    from ..system import links, pipeline, ratios
+
+    spec = networks.get(network)
+    prof = load_profile(profile_name)
+    choice = ratio_choice or ("measured" if spec.name == "alexnet-cifar" else "paper")
+    if choice == "measured":
+        if spec.name != "alexnet-cifar":
+            raise RefimplError(f"--ratios measured is the alexnet-cifar table; network {spec.name} takes "
+                               "--ratios paper or FILE")
+        table = ratios.read_measured()
+    elif choice == "paper":
+        table = ratios.paper_table(spec, ratios.read_measured(required=False))
+    else:
+        table = ratios.read_table(choice)
+    records = []
+    for name in link_names:
+        records += pipeline.operating_points(spec, prof, links.load_link(name), table)
+    return from_records(records, f"system model ({spec.name}, {prof.name}, ratios {table.source})")
 
 
 # ---------------------------------------------------------------- CSV

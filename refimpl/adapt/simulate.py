@@ -166,3 +166,40 @@ def summarize(run: Run, table: Table, trace: traces.Trace, budget_j=None) -> dic
     if budget_j is not None:
         out["frames_over_budget"] = int(np.count_nonzero(run.energy_j[delivered] > budget_j * (1 + 1e-12)))
     return out
+
+
+def compare(table: Table, trace: traces.Trace, fps: float, queue_depth: int = DEFAULT_QUEUE_DEPTH,
+            max_loss_pts: float = 1.0, budget_j=None, hysteresis: float = 0.10,
+            window: int = DEFAULT_WINDOW) -> tuple:
+    """The controller and every baseline on one trace: (result dict with settings, units and one
+    summary per policy, [Run]).  ``fps_vs_oracle_pct`` is each policy's delivered frames/s in % of
+    the oracle's."""
+    from .controller import floor_mask, policies
+    eligible = floor_mask(table, max_loss_pts)
+    mean_rate = trace.mean_rate_mbps()
+    pols = policies(table, eligible, fps, mean_rate, float(radio_power_mw(mean_rate, table.links)), budget_j,
+                    hysteresis)
+    runs = [simulate(table, trace, pol, fps, queue_depth, budget_j, window) for pol in pols]
+    summaries = [summarize(r, table, trace, budget_j) for r in runs]
+    oracle = next(s for s in summaries if s["policy"] == "oracle")["delivered_fps"]
+    for s in summaries:
+        s["fps_vs_oracle_pct"] = 100.0 * s["delivered_fps"] / oracle if oracle > 0 else None
+    unsplit = table.unsplit_top1_pct()
+    result = {
+        "settings": {"trace": trace.source, "duration_s": trace.duration_s, "mean_rate_mbps": mean_rate,
+                     "fps": fps, "queue_depth": queue_depth, "points": table.source,
+                     "n_points": len(table.points),
+                     "links": [{"name": l.name, "rate_mbps": l.rate_mbps, "power_mw": l.power_mw} for l in table.links],
+                     "unsplit_top1_pct": unsplit,
+                     "accuracy_floor_pct": None if unsplit is None else unsplit - max_loss_pts,
+                     "max_top1_loss_pts": max_loss_pts,
+                     "energy_budget_mj": None if budget_j is None else budget_j * 1e3, "hysteresis": hysteresis,
+                     "window": window, "prior_mbps": float(trace.rate_mbps[0])},
+        "units": {"delivered_fps": "frames/s over the trace", "latency_*_ms": "capture to last bit sent, ms",
+                  "energy_per_frame_mj": "inference + encoder + radio, mJ per delivered frame",
+                  "mean_top1_pct": "expected top-1 of the delivered frames' points, % (null: unsplit unknown)",
+                  "mean_top1_loss_pts": "expected top-1 loss against the unsplit model, points",
+                  "share_of_time": "fraction of the trace at each point", "fps_vs_oracle_pct": "% of the oracle's"},
+        "policies": summaries,
+    }
+    return result, runs

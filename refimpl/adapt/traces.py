@@ -317,6 +317,9 @@ def from_spec(spec: str) -> Trace:
             raise RefimplError(f"trace 'walk:': lo={lo:g} is above hi={hi:g}")
         if kwargs.get("duration_s", 60.0) / kwargs.get("dt_s", 0.1) > MAX_ROWS:
             raise RefimplError(f"trace 'walk:': more than {MAX_ROWS} steps (raise dt_s)")
+    if gen == "ge" and kwargs.get("duration_s", 60.0) / min(kwargs.get("dwell_good_s", 5.0),
+                                                          kwargs.get("dwell_bad_s", 2.0)) > MAX_ROWS / 4:
+        raise RefimplError(f"trace 'ge:': duration_s / dwell times above {MAX_ROWS // 4} state changes (raise the dwells)")
     if gen == "steps" and kwargs.get("duration_s", 60.0) / kwargs.get("dwell_s", 5.0) > MAX_ROWS:
         raise RefimplError(f"trace 'steps:': more than {MAX_ROWS} steps (raise dwell_s)")
     return func(**kwargs)
