@@ -206,6 +206,9 @@ def test_choice_is_the_hand_derived_best():
     # a camera at 30 frames/s: every point that keeps up ties; the most accurate wins
     # (conv5 raw: 1.4 Mbit / 22 Mbps = 63.6 ms per frame is too slow; conv5 q75 at 40 fps keeps up)
     assert t.points[controller.choose(arr, 22.0, 660, 30.0, floor)].name == "conv5/jpeg@q75"
+    # --prefer energy: of those, the least energy at 22 Mbps, 660 mW: conv5 q30 2.5001e-3 + 0.66 * 20,000 / 22e6
+    # = 3.1001 mJ against q75 3.8501, conv2/jpeg 3.4005 and input/jpeg 9.0004 mJ
+    assert t.points[controller.choose(arr, 22.0, 660, 30.0, floor, prefer="energy")].name == "conv5/jpeg@q30"
     # a floor of 76.8 % removes the input and jpeg q30 points (76.5 %): loss 0.5 > 77 - 76.8
     assert controller.max_loss_pts(t, 76.8) == pytest.approx(0.2, abs=1e-12)
     assert controller.floor_mask(t, controller.max_loss_pts(t, 76.8)).tolist() == [r[8] >= 76.8 for r in HAND]

@@ -73,6 +73,9 @@ def add_parser(sub, parser_class=None):
     p.add_argument("--hysteresis", type=_positive(float, "--hysteresis", hi=10, allow_zero=True),
                    default=controller.DEFAULT_HYSTERESIS,
                    help=f"relative margin a new point must win by (default {controller.DEFAULT_HYSTERESIS:g})")
+    p.add_argument("--prefer", default="accuracy", choices=controller.PREFER,
+                   help="when several points keep up with the camera: the least top-1 loss (accuracy, default) "
+                        "or the least energy per frame (energy)")
     p.add_argument("--window", type=_positive(int, "--window", hi=10_000), default=DEFAULT_WINDOW,
                    help=f"frames in the harmonic-mean rate estimate (default {DEFAULT_WINDOW})")
     p.add_argument("--format", default="table", choices=("table", "json"), help="table (default) or json")
@@ -92,7 +95,8 @@ def _table_text(result: dict) -> str:
              f"accuracy floor: top-1 loss <= {s['max_top1_loss_pts']:g} points against the unsplit model"
              + ("" if s["accuracy_floor_pct"] is None else f" (top-1 >= {s['accuracy_floor_pct']:g} %)")
              + ", energy budget " + ("none" if s["energy_budget_mj"] is None else f"{s['energy_budget_mj']:g} mJ")
-             + f", hysteresis {s['hysteresis']:g}, estimator: harmonic mean of the last {s['window']} frames"]
+             + f", hysteresis {s['hysteresis']:g}, ties at the camera rate: {s['prefer']}, "
+             f"estimator: harmonic mean of the last {s['window']} frames"]
     head = ["policy", "delivered fps", "vs oracle %", "dropped", "p50 ms", "p99 ms", "mJ/frame", "top-1 loss pts",
             "switches", "time at points (top 3)"]
     rows = []
@@ -121,7 +125,7 @@ def run(args) -> int:
     if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
         raise RefimplError(f"{args.plot}: exists and is not a folder (--plot takes a folder)")
     result, runs = simulate.compare(table, trace, args.fps, args.queue, max_loss, budget_j, args.hysteresis,
-                                    args.window)
+                                    args.window, args.prefer)
     if args.write_trace:
         atomic_write(args.write_trace, traces.to_csv(trace).encode())
     if args.write_points:

@@ -13,12 +13,16 @@ Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
    budget);
 3. the throughput of a point is ``min(F, 1 / max(inference, encode +
    bits / r))`` frames/s, capped by the camera rate F: past F nothing more is
-   delivered.  The current point's uncapped throughput is credited by the
-   factor ``1 + h`` (hysteresis h, default 10 %): a challenger must be more
-   than h faster to take over, so a rate wandering within h never switches;
+   delivered.  A challenger's uncapped throughput is discounted by the factor
+   ``1 + h`` (hysteresis h, default 10 %) before the cap: it must be more than
+   h faster than the current point to take over, and it counts as keeping up
+   with the camera only with h of headroom, while the current point keeps its
+   own figure.  A rate wandering within h never switches;
 4. order: highest throughput, then least expected loss (when several points
    keep up with the camera, the channel buys accuracy: the QF rises), then
-   least energy per frame, then the current point, then table order.
+   least energy per frame, then the current point, then table order.  With
+   ``prefer="energy"`` (``--prefer energy``) energy comes before the loss: the
+   channel buys battery instead.
 
 Switching cost: none on the edge.  Every point runs the same layers in the same
 order and the edge only stops after another layer and codes the map with
@@ -47,12 +51,13 @@ from ..errors import RefimplError
 from .points import Table, frame_energy_j, pipeline_fps
 
 DEFAULT_HYSTERESIS = 0.10       # a challenger must be 10 % faster (stated design choice, issue 16 point 3)
+PREFER = ("accuracy", "energy")  # what a throughput tie (points that keep up with the camera) is settled by
 DEFAULT_LOSS_PCT = 1.0          # default floor: 1 point of top-1 below the unsplit model (issue 16)
 RAW_CODECS = ("raw", "top5")    # what partition-only (Neurosurgeon) may send: the features as they are
 
 
 def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, budget_j=None,
-           current=None, hysteresis: float = 0.0) -> int:
+           current=None, hysteresis: float = 0.0, prefer: str = "accuracy") -> int:
     """Index of the point to run next (rule in the module docstring).
 
     ``rate_mbps`` and ``power_mw`` are scalars or (n,) arrays (the oracle's
@@ -69,15 +74,18 @@ def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, bud
             cand = np.flatnonzero(eligible)
             return int(cand[np.argmin(energy[cand])])
         ok &= fits
-    score = np.minimum(fps_pipe, fps)
+    score = np.minimum(fps_pipe / (1.0 + hysteresis), fps)
     if current is not None:
-        score[current] = min(fps, fps_pipe[current] * (1.0 + hysteresis))
+        score[current] = min(fps, fps_pipe[current])
     acc = np.where(np.isnan(arr["top1_loss_pts"]), -np.inf, -arr["top1_loss_pts"])
     is_cur = np.zeros(len(eligible))
     if current is not None:
         is_cur[current] = 1.0
     idx = np.flatnonzero(ok)
-    order = np.lexsort((idx, -is_cur[idx], energy[idx], -acc[idx], -score[idx]))
+    if prefer == "accuracy":
+        order = np.lexsort((idx, -is_cur[idx], energy[idx], -acc[idx], -score[idx]))
+    else:
+        order = np.lexsort((idx, -is_cur[idx], -acc[idx], energy[idx], -score[idx]))
     return int(idx[order[0]])
 
 
@@ -90,6 +98,7 @@ class Policy:
     eligible: tuple              # indices of the points it may use
     fixed: int | None = None
     hysteresis: float = 0.0
+    prefer: str = "accuracy"
 
     def mask(self, n: int) -> np.ndarray:
         m = np.zeros(n, bool)
@@ -144,16 +153,16 @@ def paper_point(table: Table) -> int:
 
 
 def policies(table: Table, eligible: np.ndarray, fps: float, mean_rate_mbps: float, mean_power_mw: float,
-             budget_j=None, hysteresis: float = DEFAULT_HYSTERESIS) -> list:
+             budget_j=None, hysteresis: float = DEFAULT_HYSTERESIS, prefer: str = "accuracy") -> list:
     """The controller and the four baselines of issue 16, in report order."""
     arr = table.arrays()
     elig = tuple(int(i) for i in np.flatnonzero(eligible))
     raw = tuple(i for i in elig if table.points[i].codec in RAW_CODECS)
-    mean_best = choose(arr, mean_rate_mbps, mean_power_mw, fps, eligible, budget_j)
-    out = [Policy("adaptive", "estimate", elig, hysteresis=hysteresis),
+    mean_best = choose(arr, mean_rate_mbps, mean_power_mw, fps, eligible, budget_j, prefer=prefer)
+    out = [Policy("adaptive", "estimate", elig, hysteresis=hysteresis, prefer=prefer),
            Policy("paper-static", "fixed", (paper_point(table),), fixed=paper_point(table)),
            Policy("static-mean", "fixed", (mean_best,), fixed=mean_best)]
     if raw:
-        out.append(Policy("partition-only", "estimate", raw))
-    out.append(Policy("oracle", "oracle", elig))
+        out.append(Policy("partition-only", "estimate", raw, prefer=prefer))
+    out.append(Policy("oracle", "oracle", elig, prefer=prefer))
     return out

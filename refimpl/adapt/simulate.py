@@ -94,7 +94,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
             r_hat = harmonic_estimate(samples[:seen], window, prior_mbps)
             est[k] = r_hat
             p = choose(arr, r_hat, radio_power_mw(r_hat, table.links), fps, mask, budget_j,
-                       current, policy.hysteresis)
+                       current, policy.hysteresis, policy.prefer)
         else:                               # oracle: each candidate's own time on the air
             s2c = np.maximum(s1 + lat1, f2_prev)
             tx0 = s2c + enc
@@ -104,7 +104,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
             with np.errstate(divide="ignore", invalid="ignore"):
                 rate = np.where(air > 0, bits / air / traces.MBPS, trace.rate_at(tx0))
                 power = np.where(air > 0, e_air / air * 1e3, trace.power_mw[0])
-            p = choose(arr, rate, power, fps, mask, budget_j)
+            p = choose(arr, rate, power, fps, mask, budget_j, prefer=policy.prefer)
         current = p
         f1 = s1 + lat1[p]
         tx0 = max(f1, f2_prev) + enc[p]
@@ -170,7 +170,7 @@ def summarize(run: Run, table: Table, trace: traces.Trace, budget_j=None) -> dic
 
 def compare(table: Table, trace: traces.Trace, fps: float, queue_depth: int = DEFAULT_QUEUE_DEPTH,
             max_loss_pts: float = 1.0, budget_j=None, hysteresis: float = 0.10,
-            window: int = DEFAULT_WINDOW) -> tuple:
+            window: int = DEFAULT_WINDOW, prefer: str = "accuracy") -> tuple:
     """The controller and every baseline on one trace: (result dict with settings, units and one
     summary per policy, [Run]).  ``fps_vs_oracle_pct`` is each policy's delivered frames/s in % of
     the oracle's."""
@@ -178,7 +178,7 @@ def compare(table: Table, trace: traces.Trace, fps: float, queue_depth: int = DE
     eligible = floor_mask(table, max_loss_pts)
     mean_rate = trace.mean_rate_mbps()
     pols = policies(table, eligible, fps, mean_rate, float(radio_power_mw(mean_rate, table.links)), budget_j,
-                    hysteresis)
+                    hysteresis, prefer)
     runs = [simulate(table, trace, pol, fps, queue_depth, budget_j, window) for pol in pols]
     summaries = [summarize(r, table, trace, budget_j) for r in runs]
     oracle = next(s for s in summaries if s["policy"] == "oracle")["delivered_fps"]
@@ -194,6 +194,7 @@ def compare(table: Table, trace: traces.Trace, fps: float, queue_depth: int = DE
                      "accuracy_floor_pct": None if unsplit is None else unsplit - max_loss_pts,
                      "max_top1_loss_pts": max_loss_pts,
                      "energy_budget_mj": None if budget_j is None else budget_j * 1e3, "hysteresis": hysteresis,
+                     "prefer": prefer,
                      "window": window, "prior_mbps": float(trace.rate_mbps[0])},
         "units": {"delivered_fps": "frames/s over the trace", "latency_*_ms": "capture to last bit sent, ms",
                   "energy_per_frame_mj": "inference + encoder + radio, mJ per delivered frame",
