@@ -98,14 +98,15 @@ def _table_text(result: dict) -> str:
              + f", hysteresis {s['hysteresis']:g}, ties at the camera rate: {s['prefer']}, "
              f"estimator: harmonic mean of the last {s['window']} frames"]
     head = ["policy", "delivered fps", "vs oracle %", "dropped", "p50 ms", "p99 ms", "mJ/frame", "top-1 loss pts",
-            "switches", "time at points (top 3)"]
+            "switches", "time at points (top 3)"] + (["over budget"] if s["energy_budget_mj"] is not None else [])
     rows = []
     for r in result["policies"]:
         share = ", ".join(f"{k} {v * 100:.0f}%" for k, v in list(r["share_of_time"].items())[:3])
         f = lambda v, d: "-" if v is None else f"{v:.{d}f}"
         rows.append([r["policy"], f(r["delivered_fps"], 2), f(r["fps_vs_oracle_pct"], 1), r["dropped_frames"],
                      f(r["latency_p50_ms"], 1), f(r["latency_p99_ms"], 1), f(r["energy_per_frame_mj"], 3),
-                     f(r["mean_top1_loss_pts"], 2), r["switches"], share])
+                     f(r["mean_top1_loss_pts"], 2), r["switches"], share]
+                    + ([r["frames_over_budget"]] if "frames_over_budget" in r else []))
     return "\n".join(lines) + "\n" + tabulate(rows, head, disable_numparse=True)
 
 

@@ -6,11 +6,10 @@ Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
    allowed loss (default 1 point, the issue's floor "1 point below the unsplit
    model"; ``--accuracy-floor A`` allows ``unsplit - A``); a point whose loss
    is unknown is not eligible (points.py states how each row's loss is known);
-2. with an energy budget E: a point's energy per frame at (r, P) must fit it;
-   a point other than the current one must fit ``E / (1 + h)`` (hysteresis on
-   entry, none on leaving: a budget is a limit).  When no eligible point fits,
-   the eligible point of least energy is taken (the run counts the frames over
-   budget);
+2. with an energy budget E: a point's energy per frame at (r, P) must fit it
+   (a limit, without margin; the throughput hysteresis of step 3 keeps a point
+   from flapping across it).  When no eligible point fits, the eligible point
+   of least energy is taken (the run counts the frames over budget);
 3. the throughput of a point is ``min(F, 1 / max(inference, encode +
    bits / r))`` frames/s, capped by the camera rate F: past F nothing more is
    delivered.  A challenger's uncapped throughput is discounted by the factor
@@ -19,10 +18,12 @@ Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
    with the camera only with h of headroom, while the current point keeps its
    own figure.  A rate wandering within h never switches;
 4. order: highest throughput, then least expected loss (when several points
-   keep up with the camera, the channel buys accuracy: the QF rises), then
-   least energy per frame, then the current point, then table order.  With
-   ``prefer="energy"`` (``--prefer energy``) energy comes before the loss: the
-   channel buys battery instead.
+   keep up with the camera, the channel buys accuracy: the QF rises), then the
+   hedge -- the most frames/s (capped at F) should the link fall to its slowest
+   mode, since the controller learns of a drop only from the frames it has
+   sent -- then least energy per frame, then the current point, then table
+   order.  With ``prefer="energy"`` (``--prefer energy``) energy comes before
+   the loss and the hedge: the channel buys battery instead.
 
 Switching cost: none on the edge.  Every point runs the same layers in the same
 order and the edge only stops after another layer and codes the map with
@@ -57,19 +58,18 @@ RAW_CODECS = ("raw", "top5")    # what partition-only (Neurosurgeon) may send: t
 
 
 def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, budget_j=None,
-           current=None, hysteresis: float = 0.0, prefer: str = "accuracy") -> int:
+           current=None, hysteresis: float = 0.0, prefer: str = "accuracy", slow_mbps=None) -> int:
     """Index of the point to run next (rule in the module docstring).
 
     ``rate_mbps`` and ``power_mw`` are scalars or (n,) arrays (the oracle's
-    per-point rates); ``eligible`` a boolean (n,) mask with at least one True.
+    per-point rates); ``eligible`` a boolean (n,) mask with at least one True;
+    ``slow_mbps`` the slowest link mode's rate, for the hedge of step 4.
     """
     fps_pipe = pipeline_fps(arr, rate_mbps) * np.ones(len(eligible))
     energy = frame_energy_j(arr, rate_mbps, power_mw) * np.ones(len(eligible))
     ok = eligible.copy()
     if budget_j is not None:
-        fits = energy <= budget_j / (1.0 + hysteresis)
-        if current is not None:
-            fits[current] = energy[current] <= budget_j
+        fits = energy <= budget_j
         if not (ok & fits).any():
             cand = np.flatnonzero(eligible)
             return int(cand[np.argmin(energy[cand])])
@@ -82,10 +82,11 @@ def choose(arr: dict, rate_mbps, power_mw, fps: float, eligible: np.ndarray, bud
     if current is not None:
         is_cur[current] = 1.0
     idx = np.flatnonzero(ok)
+    robust = np.zeros(len(eligible)) if slow_mbps is None else np.minimum(pipeline_fps(arr, slow_mbps), fps)
     if prefer == "accuracy":
-        order = np.lexsort((idx, -is_cur[idx], energy[idx], -acc[idx], -score[idx]))
+        order = np.lexsort((idx, -is_cur[idx], energy[idx], -robust[idx], -acc[idx], -score[idx]))
     else:
-        order = np.lexsort((idx, -is_cur[idx], -acc[idx], energy[idx], -score[idx]))
+        order = np.lexsort((idx, -is_cur[idx], -acc[idx], -robust[idx], energy[idx], -score[idx]))
     return int(idx[order[0]])
 
 
@@ -158,7 +159,8 @@ def policies(table: Table, eligible: np.ndarray, fps: float, mean_rate_mbps: flo
     arr = table.arrays()
     elig = tuple(int(i) for i in np.flatnonzero(eligible))
     raw = tuple(i for i in elig if table.points[i].codec in RAW_CODECS)
-    mean_best = choose(arr, mean_rate_mbps, mean_power_mw, fps, eligible, budget_j, prefer=prefer)
+    slow = table.links[0].rate_mbps
+    mean_best = choose(arr, mean_rate_mbps, mean_power_mw, fps, eligible, budget_j, prefer=prefer, slow_mbps=slow)
     out = [Policy("adaptive", "estimate", elig, hysteresis=hysteresis, prefer=prefer),
            Policy("paper-static", "fixed", (paper_point(table),), fixed=paper_point(table)),
            Policy("static-mean", "fixed", (mean_best,), fixed=mean_best)]

@@ -68,6 +68,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
     mask = policy.mask(n_pts)
     lat1, enc, bits = arr["edge_latency_s"], arr["encode_latency_s"], arr["bits_per_frame"]
     e_fixed = arr["edge_energy_j"] + arr["encode_energy_j"]
+    slow = table.links[0].rate_mbps            # the hedge of controller.choose: the slowest link mode
     n = int(np.ceil(trace.duration_s * fps - 1e-9))
     arrival = np.arange(n) / fps
     queue = np.zeros(n, np.int64)
@@ -94,7 +95,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
             r_hat = harmonic_estimate(samples[:seen], window, prior_mbps)
             est[k] = r_hat
             p = choose(arr, r_hat, radio_power_mw(r_hat, table.links), fps, mask, budget_j,
-                       current, policy.hysteresis, policy.prefer)
+                       current, policy.hysteresis, policy.prefer, slow)
         else:                               # oracle: each candidate's own time on the air
             s2c = np.maximum(s1 + lat1, f2_prev)
             tx0 = s2c + enc
@@ -104,7 +105,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
             with np.errstate(divide="ignore", invalid="ignore"):
                 rate = np.where(air > 0, bits / air / traces.MBPS, trace.rate_at(tx0))
                 power = np.where(air > 0, e_air / air * 1e3, trace.power_mw[0])
-            p = choose(arr, rate, power, fps, mask, budget_j, prefer=policy.prefer)
+            p = choose(arr, rate, power, fps, mask, budget_j, prefer=policy.prefer, slow_mbps=slow)
         current = p
         f1 = s1 + lat1[p]
         tx0 = max(f1, f2_prev) + enc[p]
