@@ -35,13 +35,13 @@ def _positive(kind, what, lo=None, hi=None, allow_zero=False):
     return parse
 
 
-def add_parser(sub, parser_class=None):
+def add_parser(sub):
     p = sub.add_parser(
         "adapt", help="adaptive partition + QF controller on a channel trace, against static and oracle baselines",
         description="Simulate the edge's two-stage pipeline (inference; encoder + radio) frame by frame on a "
                     "channel trace with a camera at F frames/s, under the adaptive controller (picks the partition "
                     "layer, codec and QF before each frame from the rate it has measured) and four baselines: the "
-                    "paper's static design (conv5 at the 1%%-loss QF), the best static point for the trace's mean "
+                    "paper's static design (conv5 at the 1%-loss QF), the best static point for the trace's mean "
                     "rate, partition-only (raw features, layer re-picked per frame) and an oracle that knows each "
                     "frame's rate.  Reports delivered frames/s, latency p50/p99, drops, energy per frame, mean "
                     "expected top-1 and the share of time at each point.")
