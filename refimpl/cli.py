@@ -775,6 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host(sub)
     _add_features(sub)
     _add_eval(sub)
+    from .system import cli as system_cli          # refimpl system (issue 15): its own parser and command
+    system_cli.add_parser(sub)
     _add_adapt(sub)
     return ap
 

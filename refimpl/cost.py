@@ -6,6 +6,8 @@ Per tile (see schedule.py for the mapping and the tiling rule):
   compute       = passes * kc             cycles; one product per MAC per cycle, no fill/drain
   DRAM words    = input patch (tk x input rows x W, padding is generated, not loaded)
                 + weights m * kc when not resident + outputs m * p on the last chunk
+                  (weights only when buffer.features_in_dram is false: the maps then stay in
+                  on-chip storage, and the fills and drains of the tile buffer go too)
   load          = max(ceil(DRAM bytes / (GB/s / clock)), ceil(weight words / decoder px per cycle))
   cycles        = max(compute, load) when double-buffered (the next tile's transfers
                   run under this tile's compute), compute + load otherwise; the
@@ -17,7 +19,8 @@ Per tile (see schedule.py for the mapping and the tiling rule):
   register      = macs (one psum register access per MAC)
 Pool, LRN, add and average pool run on a post-processing unit with one lane per
 MAC: cycles = ceil(outputs / macs) * window, one ALU op (charged as a MAC) per
-window element; their tensors move through DRAM like a one-tile layer.
+window element; their tensors move through DRAM like a one-tile layer (unless
+buffer.features_in_dram is false).
 Energy (pJ) = macs*e_mac + reads*e_read + writes*e_write + register*e_reg
             + DRAM bytes / (access_bits/8) * e_access + decoded weights * e_dec
             + static_mw * latency.   Latency (s) = cycles / clock.
@@ -82,13 +85,14 @@ def mac_tile(m: int, p: int, kc: int, in_words: int, w_words: int, out_words: in
     rows, cols = profile.array.rows, profile.array.cols
     macs = m * p * kc
     compute = _ceil(m, rows) * _ceil(p, cols) * kc
-    dram = BYTES_PER_WORD * (in_words + out_words) + weight_dram_bytes(w_words, profile)
+    fill, drain = (in_words, out_words) if profile.buffer.features_in_dram else (0, 0)
+    dram = BYTES_PER_WORD * (fill + drain) + weight_dram_bytes(w_words, profile)
     spill = m * p * PSUM_WORDS
     return Counters(
         tiles=1, macs=macs, mac_slots=compute * profile.array.macs, compute_cycles=compute,
         cycles=tile_cycles(compute, dram, w_words, first_tile, profile),
-        buffer_reads=kc * (_ceil(p, cols) * m + _ceil(m, rows) * p) + (0 if first_chunk else spill) + out_words,
-        buffer_writes=in_words + w_words + (0 if last_chunk else spill) + out_words,
+        buffer_reads=kc * (_ceil(p, cols) * m + _ceil(m, rows) * p) + (0 if first_chunk else spill) + drain,
+        buffer_writes=fill + w_words + (0 if last_chunk else spill) + out_words,
         register_accesses=macs, dram_bytes=dram, decoded_weights=w_words)
 
 
@@ -133,10 +137,11 @@ def post_layer(shape: LayerShape, profile, n_inputs: int = 1) -> Counters:
     outputs = math.prod(shape.out_shape)
     inputs = math.prod(shape.in_shape) * n_inputs
     compute = _ceil(outputs, profile.array.macs) * window
-    dram = BYTES_PER_WORD * (inputs + outputs)
+    fill, drain = (inputs, outputs) if profile.buffer.features_in_dram else (0, 0)
+    dram = BYTES_PER_WORD * (fill + drain)
     return Counters(tiles=1, mac_slots=compute * profile.array.macs, compute_cycles=compute,
                     cycles=tile_cycles(compute, dram, 0, True, profile),
-                    buffer_reads=outputs * window + outputs, buffer_writes=inputs + outputs,
+                    buffer_reads=outputs * window + drain, buffer_writes=fill + outputs,
                     dram_bytes=dram, alu_ops=outputs * window)
 
 

@@ -39,6 +39,7 @@ class BufferSpec:
     weight_kib: float
     banks: int
     double_buffered: bool
+    features_in_dram: bool     # layer inputs/outputs go through DRAM (else they stay in on-chip storage)
 
 
 @dataclass(frozen=True)
