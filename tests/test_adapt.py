@@ -379,3 +379,55 @@ def test_cli_bad_options(tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and words in err, err
+
+
+# ---------------------------------------------------------------- on the system model (refimpl/system)
+@pytest.fixture(scope="module")
+def alexnet_points():
+    from refimpl import networks
+    from refimpl.profile import load_profile
+    from refimpl.system import links, pipeline, ratios
+    spec = networks.get("alexnet")
+    table = ratios.paper_table(spec, ratios.read_measured(required=False))
+    recs = pipeline.operating_points(spec, load_profile("paper-28nm"), links.load_link("redpine-2mbps"), table)
+    return points.from_system("alexnet", "paper-28nm", "paper"), recs
+
+
+def test_simulation_agrees_with_the_system_model(alexnet_points):
+    """At a constant 2 Mbps with a saturated camera, every point delivers the system model's throughput
+    (hand: the k-th frame is sent at min(s1, s2) + (k + 1) max(s1, s2), so floor((T - min) / max) frames
+    by T) at the system model's energy per frame."""
+    table, recs = alexnet_points
+    T = 3.0
+    tr = trace_of([0.0, T], [2.0, 2.0])
+    assert len(recs) == len(table.points)
+    for rec in recs:
+        i = next(j for j, p in enumerate(table.points) if p.layer == rec["layer"] and p.codec == rec["codec"])
+        pol = controller.Policy("fixed", "fixed", (i,), fixed=i)
+        s1, s2 = rec["edge_latency_s"], rec["stage2_latency_s"]
+        fps = 2.5 * rec["throughput_fps"]                      # the camera always has a frame waiting
+        s = simulate.summarize(simulate.simulate(table, tr, pol, fps), table, tr)
+        assert s["delivered_frames"] == int((T - min(s1, s2)) / max(s1, s2) + 1e-9), rec["layer"]
+        assert s["energy_per_frame_mj"] == pytest.approx(rec["energy_j"] * 1e3, rel=1e-9), rec["layer"]
+
+
+def test_step_on_the_system_model_moves_the_partition_earlier(alexnet_points):
+    """AlexNet on paper-28nm: at 1 Mbps the best point is the conv5 stage (pool5), at 22 Mbps conv1's
+    (pool1); a 1 -> 22 Mbps step moves the controller there within STEP_FRAMES captured frames."""
+    table, _ = alexnet_points
+    arr = table.arrays()
+    ok = controller.floor_mask(table, 1.0)
+    fps = 120.0
+    at = {r: table.points[controller.choose(arr, r, 100.0, fps, ok, slow_mbps=1.0)].layer for r in (1.0, 22.0)}
+    assert at == {1.0: "pool5", 22.0: "pool1"}
+    layers = [p.layer for p in table.points]
+    order = ["input", "pool1", "pool2", "conv3", "conv4", "pool5", "fc6", "fc7", "fc8"]
+    assert sorted(set(layers), key=order.index) == order
+    run = simulate.simulate(table, trace_of([0.0, 2.0, 4.0], [1.0, 22.0, 22.0]),
+                            controller.policies(table, ok, fps, 11.5, 380.0)[0], fps)
+    layer = np.array([table.points[p].layer if p >= 0 else "" for p in run.point])
+    assert set(layer[(run.arrival_s < 2.0) & (run.point >= 0)]) == {"pool5"}
+    first = np.flatnonzero((run.arrival_s >= 2.0) & (layer == "pool1"))[0] - int(2.0 * fps)
+    assert first < STEP_FRAMES, first
+    s = simulate.summarize(run, table, trace_of([0.0, 2.0, 4.0], [1.0, 22.0, 22.0]))
+    assert s["switches"] <= 3
