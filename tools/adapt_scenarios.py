@@ -26,15 +26,18 @@ def _f(v, d):
 
 
 def scenario_table(result) -> str:
+    over = result["settings"]["energy_budget_mj"] is not None
     lines = ["| policy | delivered fps | vs oracle | dropped / captured | latency p50 (ms) | p99 (ms) | "
-             "energy per frame (mJ) | mean top-1 loss (points) | switches | share of time |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "energy per frame (mJ) | mean top-1 loss (points) | switches | share of time |"
+             + (" frames over budget |" if over else ""),
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if over else "")]
     for r in result["policies"]:
         share = ", ".join(f"{k} {v * 100:.0f} %" for k, v in list(r["share_of_time"].items())[:3])
         lines.append(f"| {r['policy']} | {_f(r['delivered_fps'], 2)} | {_f(r['fps_vs_oracle_pct'], 1)} % | "
                      f"{r['dropped_frames']:,} / {r['captured_frames']:,} | {_f(r['latency_p50_ms'], 1)} | "
                      f"{_f(r['latency_p99_ms'], 1)} | {_f(r['energy_per_frame_mj'], 3)} | "
-                     f"{_f(r['mean_top1_loss_pts'], 2)} | {r['switches']} | {share} |")
+                     f"{_f(r['mean_top1_loss_pts'], 2)} | {r['switches']} | {share} |"
+                     + (f" {r['frames_over_budget']:,} |" if over else ""))
     return "\n".join(lines)
 
 
@@ -46,15 +49,22 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1, help="seed of the per-scenario tables")
     ap.add_argument("--energy-budget-mj", type=float, default=None)
+    ap.add_argument("--prefer", default="accuracy", choices=controller.PREFER)
+    ap.add_argument("--cameras", default=",".join(f"{c:g}" for c in CAMERAS), help="camera rates, frames/s")
+    ap.add_argument("--no-tables", action="store_true", help="the seed summary only")
     ap.add_argument("--plot", help="folder for one PNG per scenario")
     args = ap.parse_args()
     table = points.from_system(args.network, args.profile, args.ratios)
     budget = None if args.energy_budget_mj is None else args.energy_budget_mj * 1e-3
-    print(f"points: {table.source}, {len(table.points)} points\n")
+    cameras = [float(c) for c in args.cameras.split(",")]
+    print(f"points: {table.source}, {len(table.points)} points; ties: {args.prefer}"
+          + ("" if budget is None else f"; energy budget {args.energy_budget_mj:g} mJ") + "\n")
     for label, spec in TRACES.items():
+        if args.no_tables:
+            break
         trace = traces.from_spec(spec.format(seed=args.seed))
-        for fps in CAMERAS:
-            result, runs = simulate.compare(table, trace, fps, budget_j=budget,
+        for fps in cameras:
+            result, runs = simulate.compare(table, trace, fps, budget_j=budget, prefer=args.prefer,
                                             max_loss_pts=controller.DEFAULT_LOSS_PCT)
             print(f"**{label}**, `{trace.source}` (mean {trace.mean_rate_mbps():.2f} Mbps), camera {fps:g} "
                   f"frames/s:\n")
@@ -69,10 +79,11 @@ def main():
     names = None
     rows = []
     for label, spec in TRACES.items():
-        for fps in CAMERAS:
+        for fps in cameras:
             per = {}
             for seed in range(args.seeds):
-                result, _ = simulate.compare(table, traces.from_spec(spec.format(seed=seed)), fps, budget_j=budget)
+                result, _ = simulate.compare(table, traces.from_spec(spec.format(seed=seed)), fps, budget_j=budget,
+                                             prefer=args.prefer)
                 for r in result["policies"]:
                     per.setdefault(r["policy"], []).append(r["fps_vs_oracle_pct"])
             names = names or [n for n in per if n != "oracle"]

@@ -76,6 +76,7 @@ def plot_runs(path, table: Table, trace: Trace, runs: list, title: str, shown=("
     ax[2].set_yticks(range(len(codings)), codings, fontsize=7)
     ax[2].set_ylabel("codec, QF")
     ax[3].set_ylabel(f"queue (frames,\nmean per {T / BINS:.3g} s)")
+    ax[3].set_ylim(0, 1.1 * max([1.0] + [float(np.nanmax(_binned(r, T)[1])) for r in runs if r.policy in shown]))
     ax[3].set_xlabel("time (s)")
     ax[3].legend(loc="upper right", fontsize=8)
     ax[3].set_xlim(0, T)
