@@ -65,7 +65,7 @@ def main():
         trace = traces.from_spec(spec.format(seed=args.seed))
         for fps in cameras:
             result, runs = simulate.compare(table, trace, fps, budget_j=budget, prefer=args.prefer,
-                                            max_loss_pts=controller.DEFAULT_LOSS_PCT)
+                                            max_loss_pts=controller.DEFAULT_LOSS_PTS)
             print(f"**{label}**, `{trace.source}` (mean {trace.mean_rate_mbps():.2f} Mbps), camera {fps:g} "
                   f"frames/s:\n")
             print(scenario_table(result) + "\n")

@@ -16,7 +16,8 @@ Rule (``choose``), at a rate r (Mbps) and radio power P (mW):
    ``1 + h`` (hysteresis h, default 10 %) before the cap: it must be more than
    h faster than the current point to take over, and it counts as keeping up
    with the camera only with h of headroom, while the current point keeps its
-   own figure.  A rate wandering within h never switches;
+   own figure.  A change of rate that moves no challenger h ahead never
+   switches;
 4. order: highest throughput, then least expected loss (when several points
    keep up with the camera, the channel buys accuracy: the QF rises), then the
    hedge -- the most frames/s (capped at F) should the link fall to its slowest
@@ -53,7 +54,7 @@ from .points import Table, frame_energy_j, pipeline_fps
 
 DEFAULT_HYSTERESIS = 0.10       # a challenger must be 10 % faster (stated design choice, issue 16 point 3)
 PREFER = ("accuracy", "energy")  # what a throughput tie (points that keep up with the camera) is settled by
-DEFAULT_LOSS_PCT = 1.0          # default floor: 1 point of top-1 below the unsplit model (issue 16)
+DEFAULT_LOSS_PTS = 1.0          # default floor: 1 point of top-1 below the unsplit model (issue 16)
 RAW_CODECS = ("raw", "top5")    # what partition-only (Neurosurgeon) may send: the features as they are
 
 
@@ -110,7 +111,7 @@ class Policy:
 def max_loss_pts(table: Table, floor_pct=None) -> float:
     """Allowed top-1 loss (points): unsplit - floor_pct, or the default 1 point when no floor is given."""
     if floor_pct is None:
-        return DEFAULT_LOSS_PCT
+        return DEFAULT_LOSS_PTS
     unsplit = table.unsplit_top1_pct()
     if unsplit is None:
         raise RefimplError(f"{table.source}: an accuracy floor in % needs the unsplit model's top-1, and no "
@@ -148,7 +149,7 @@ def paper_point(table: Table) -> int:
         layers = list(dict.fromkeys(p.layer for p in table.points))
         last = max((p.layer for p in conv), key=layers.index)
         cands = [p for p in conv if p.layer == last]
-    good = [p for p in cands if p.top1_loss_pts is not None and p.top1_loss_pts <= DEFAULT_LOSS_PCT + 1e-9]
+    good = [p for p in cands if p.top1_loss_pts is not None and p.top1_loss_pts <= DEFAULT_LOSS_PTS + 1e-9]
     best = min(good or cands, key=lambda p: (p.qf if p.qf is not None else 0))
     return table.points.index(best)
 

@@ -27,9 +27,11 @@ interpolated linearly in the rate (``radio_power_mw``), and held constant
 outside them: the paper's RS9110-N-11-02 draws 62.7, 99 and 660 mW at 1, 2 and
 22 Mbps, i.e. 62.7, 49.5 and 30.0 nJ/bit.
 
-The CSV holds one row per (point, link mode), columns ``POINT_FIELDS +
-LINK_FIELDS`` and, informative and checked on reading when present,
-``DERIVED_FIELDS`` (the pipeline figures at that mode, with no camera limit).
+The CSV holds one row per (point, link mode): columns ``POINT_FIELDS`` and
+``LINK_FIELDS`` (required), ``OPTIONAL_FIELDS`` (the stage label; the loss,
+which must agree with a measured top-1) and, informative and checked on
+reading when present, ``DERIVED_FIELDS`` (the pipeline figures at that mode,
+with no camera limit).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ OPTIONAL_FIELDS = ("stage", "top1_loss_pts")     # the stage's label in the figu
 LINK_FIELDS = ("link", "rate_mbps", "radio_power_mw")
 EXACT_CODECS = ("raw", "lossless", "top5")       # lossless end to end: the unsplit model's top-1
 ONE_PCT_CODECS = ("jpeg", "jpeg-ft")             # without a QF: the ratio table's 1 %-loss point
-ONE_PCT_LOSS_PTS = 1.0
+ONE_PCT_LOSS_PTS = 1.0                           # "the 1 %-loss operating point" (ratio table, GUIDE)
 DERIVED_FIELDS = ("tx_latency_s", "tx_energy_j", "throughput_fps", "energy_per_frame_j")
 DEFAULT_LINKS = ("redpine-1mbps", "redpine-2mbps", "redpine-22mbps")    # paper section 4.1 [12]
 DERIVED_RTOL = 1e-6             # derived columns are printed to 12 significant digits

@@ -92,7 +92,7 @@ def simulate(table: Table, trace: traces.Trace, policy: Policy, fps: float, queu
         if policy.mode == "fixed":
             p = policy.fixed
         elif policy.mode == "estimate":
-            r_hat = harmonic_estimate(samples[:seen], window, prior_mbps)
+            r_hat = harmonic_estimate(samples[max(0, seen - window):seen], window, prior_mbps)
             est[k] = r_hat
             p = choose(arr, r_hat, radio_power_mw(r_hat, table.links), fps, mask, budget_j,
                        current, policy.hysteresis, policy.prefer, slow)
