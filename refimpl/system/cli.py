@@ -16,6 +16,9 @@ from . import fit, links, pipeline, plots, ratios, report, stages, sweep
 INDEX = "refimpl-system.json"          # the file list of a folder this command wrote
 FORMATS = ("table", "csv", "json")
 DEFAULT_SWEEP_PROFILES = "paper-28nm,paper-fit"
+FIG7_COLUMNS = ["inference_latency_s", "encode_latency_s", "tx_latency_s", "stage2_latency_s", "bottleneck",
+                "throughput_fps", "latency_s"]
+FIG8_COLUMNS = ["energy_j", "frames_per_j"] + [f"energy_{p}_j" for p in pipeline.PARTS]
 
 
 def add_parser(sub):
@@ -168,9 +171,13 @@ def _sweep(args):
         plotting.pyplot()
     out = sweep.run(profs)
     files = {}
-    for name in ("fig07-08", "fig09", "fig10", "fig10c", "fig11", "fig12", "claims"):
-        files[f"{name}.csv"] = report.rows_csv(out[name])
-        files[f"{name}.json"] = report.to_json(dict(figure=name, units=report.UNITS, rows=out[name]))
+    base = ["profile", "case", "feature_codec", "point", "layer", "codec_used", "bytes_per_frame"]
+    tables = dict(fig07=[{k: r[k] for k in base + FIG7_COLUMNS} for r in out["fig07-08"]],
+                  fig08=[{k: r[k] for k in base + FIG8_COLUMNS} for r in out["fig07-08"]],
+                  **{name: out[name] for name in ("fig09", "fig10", "fig10c", "fig11", "fig12", "claims")})
+    for name, rows in tables.items():
+        files[f"{name}.csv"] = report.rows_csv(rows)
+        files[f"{name}.json"] = report.to_json(dict(figure=name, units=report.UNITS, rows=rows))
     for net, t in out["ratios"].items():
         files[f"ratios-{net}.csv"] = ratios.to_csv(t)
     labels = [p.label for p in stages.points(networks.get("alexnet"))]

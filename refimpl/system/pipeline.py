@@ -177,5 +177,5 @@ def summary(records: list) -> dict:
                 throughput_x_host=bt["throughput_fps"] / host["throughput_fps"],
                 throughput_x_edge=bt["throughput_fps"] / edge["throughput_fps"],
                 energy_x_host=host["energy_j"] / be["energy_j"], energy_x_edge=edge["energy_j"] / be["energy_j"],
-                host_fps=host["throughput_fps"], host_energy_j=host["energy_j"],
-                edge_fps=edge["throughput_fps"], edge_energy_j=edge["energy_j"])
+                host_only_fps=host["throughput_fps"], host_only_energy_j=host["energy_j"],
+                edge_only_fps=edge["throughput_fps"], edge_only_energy_j=edge["energy_j"])

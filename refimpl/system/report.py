@@ -29,7 +29,13 @@ UNITS = dict(rate_mbps="1e6 bit/s", power_mw="mW while transmitting", nj_per_bit
              tx_energy_j="J (radio)", stage2_latency_s="s (encode + transmit)",
              throughput_fps="frames/s = 1 / max(stage 1, stage 2)", latency_s="s (stage 1 + stage 2)",
              energy_j="J per frame (sum of energy_*_j)", frames_per_j="frames/J", dram_weight_bytes="bytes",
-             dram_feature_bytes="bytes", energy_parts="J per frame")
+             dram_feature_bytes="bytes", energy_parts="J per frame",
+             inference_latency_s="s (inference, stage 1)", inference_energy_j="J (inference)",
+             throughput_x_host="x (throughput / host-only's)", throughput_x_edge="x (throughput / edge-only's)",
+             energy_x_host="x (host-only's energy / this energy = frames/J ratio)",
+             energy_x_edge="x (edge-only's energy / this energy)", best_energy_j="J per frame",
+             best_throughput_fps="frames/s", host_only_fps="frames/s", edge_only_fps="frames/s",
+             host_only_energy_j="J per frame", edge_only_energy_j="J per frame", macs="multiply-accumulates per frame")
 
 
 def _cell(v):
