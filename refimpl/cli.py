@@ -80,7 +80,7 @@ def _add_run(sub):
                                    "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' for seeded He-normal weights "
+    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' for seeded He-normal weights "
                    "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
@@ -90,9 +90,10 @@ def _add_run(sub):
     p.add_argument("--acc-bits", type=int, default=40, help="accumulator width in bits (default 40)")
     p.add_argument("--overflow", default="saturate", help="accumulator overflow: saturate (default), wrap, error")
     p.add_argument("--rounding", default="half_up", help="requantization rounding: half_up (default), half_even, truncate")
-    p.add_argument("--mode", default="fast", help="fast (default) or tiled: walk the 144-MAC tile schedule")
-    p.add_argument("--profile", help="engine profile of --mode tiled (only): a shipped name or a .toml file "
-                                     "(default paper-28nm)")
+    p.add_argument("--mode", default="fast", help="fast (default), tiled (walk the 144-MAC tile schedule) or "
+                                                  "array (step the 12x12 array cycle by cycle; slow)")
+    p.add_argument("--profile", help="engine profile of --mode tiled or array (only): a shipped name or a "
+                                     ".toml file (default paper-28nm)")
     p.add_argument("--format", default="table", choices=("table", "csv", "json"),
                    help="stdout as a table (default), CSV or JSON (keys in the README)")
     _add_output_flags(p, "the --dump folder")
@@ -130,6 +131,9 @@ def _run_compute(args, spec, prof, pixels, params, progress, calib=None) -> tupl
     x = quantize.pixels_to_int(pixels, spec)
     if prof is None:
         results = engine.run(qnet, x, until=args.until, progress=progress.layer)
+    elif args.mode == "array":
+        from .array import engine as array_engine
+        results, args.array_layers = array_engine.run(qnet, x, prof, until=args.until, progress=progress.layer)
     else:
         from . import tiled
         results = tiled.run(qnet, x, prof, until=args.until, progress=progress.layer)
@@ -142,9 +146,12 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
     from . import report
 
     if args.format == "table":
-        mode = f"tiled on profile {prof.name}" if prof else "fast engine"
+        mode = f"{args.mode} on profile {prof.name}" if prof else "fast engine"
         print(f"{spec.name}: {spec.description}; image {args.image or 'embedded default'}; {src}; {mode}")
         print(report.run_table(records))
+        if args.mode == "array":
+            from .array.cli import array_table
+            print(array_table(args.array_layers, prof))
     elif args.format == "csv":
         print(report.run_csv(records), end="")
     else:
@@ -156,6 +163,9 @@ def _print_run(args, spec, prof, records, src, weights_sha256):
                               saturated_outputs="outputs clamped to int16", sqnr_db="dB (null: infinite)",
                               tiles="tiles of the 144-MAC schedule", cycles="clock cycles"),
                    layers=records, total=report.run_total(records))
+        if args.mode == "array":
+            from .array.cli import array_json
+            doc.update(array_json(args.array_layers, prof))
         print(json.dumps(report.clean(doc), indent=1))
 
 
@@ -165,13 +175,12 @@ def cmd_run(args) -> int:
 
     spec = networks.get(args.network)
     quantize.check_supported(spec)
-    if args.mode not in ("fast", "tiled"):
-        raise RefimplError(f"unknown mode '{args.mode}' (choose from: fast, tiled)")
-    if args.profile is not None and args.mode != "tiled":
-        raise RefimplError("--profile applies to --mode tiled only (the fast engine has no schedule); "
+    check_choice("mode", args.mode, ("fast", "tiled", "array"))
+    if args.profile is not None and args.mode == "fast":
+        raise RefimplError("--profile applies to --mode tiled or array only (the fast engine has no schedule); "
                            "for cycles and energy without a run see 'refimpl cost'")
     prof = None
-    if args.mode == "tiled":
+    if args.mode in ("tiled", "array"):
         from .profile import DEFAULT_PROFILE, load_profile
         prof = load_profile(args.profile or DEFAULT_PROFILE)
     if args.until is not None:
@@ -209,6 +218,8 @@ def _add_cost(sub):
                    help="table and csv columns: 'default' (table default, fits 100 columns), 'all' (csv default) "
                         "or a list of csv column names")
     p.add_argument("--list-profiles", action="store_true", help="list the shipped profiles and exit")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw cycles, utilisation, energy breakdown and the "
+                   "cumulative compute and DRAM demand per layer (paper Fig. 3a); needs the 'plot' extra")
     p.set_defaults(func=cmd_cost)
 
 
@@ -224,7 +235,14 @@ def cmd_cost(args) -> int:
         if args.format == "json":
             raise RefimplError("--columns applies to the table and csv formats (json has every counter)")
         report.cost_columns(args.columns)
+    if args.plot:
+        from .plotting import pyplot
+        pyplot()                                    # a missing 'plot' extra fails before any work
     rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
+        from . import charts
+        charts.write(charts.cost_figure(rep), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(report.clean(rep), indent=1))
     elif args.format == "csv":
@@ -315,7 +333,9 @@ def _add_golden(sub):
     p.add_argument("--network", help="override the set's network (the set's layers must exist in it; "
                                      "default folder out/<set>-<network>)")
     p.add_argument("--layers", help="comma-separated layer names (override)")
-    p.add_argument("--tiles", help="none, first:N or all (override)")
+    p.add_argument("--tiles", help="none, first:N, all or I-J (tile indices; override)")
+    p.add_argument("--passes", help="per-pass MAC-array vectors of each written tile: none, first:N or all "
+                                    "(override; default none)")
     p.add_argument("--format", help="comma-separated formats among hex,bin,npy (override)")
     p.add_argument("--out", help="output folder (default: out/<set>, out/<set>-<network> with --network)")
     p.add_argument("--list", action="store_true", help="list the standard sets and exit")
@@ -374,6 +394,8 @@ def _golden_changes(args, sd, notes: list) -> dict:
         changes["layers"] = names
     if args.tiles is not None:
         changes["tiles"] = args.tiles
+    if args.passes is not None:
+        changes["passes"] = args.passes
     if args.format is not None:
         changes["formats"] = parse_formats(f for f in args.format.split(",") if f)
     for key in vectors.CONTRACT_DEFAULTS:            # the numeric contract flags override the set's keys
@@ -560,7 +582,7 @@ def _split_params(spec, weights, seed):
 
 def _add_weight_flags(p):
     """--weights and --seed, as every command that runs a network reads them (refimpl.trained.resolve)."""
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
+    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' (default: the shipped trained weights "
                    "for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
 
@@ -715,6 +737,8 @@ def _add_features(sub):
     p.add_argument("--predictor", default="left", help="lossless predictor: left (default) or none")
     p.add_argument("--mode", default="fixed", help="host mode for the top-1 agreement: fixed (default) or float")
     p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw feature size per layer (paper Fig. 3b) and "
+                   "entropy and non-zero ratio (Fig. 4a); needs the 'plot' extra")
     p.set_defaults(func=cmd_features)
 
 
@@ -738,6 +762,9 @@ def cmd_features(args) -> int:
         raise RefimplError("--qf names no quality")
     for q in qfs:
         codecs.check_qf(q)
+    if args.plot:
+        from .plotting import pyplot
+        pyplot()                                    # a missing 'plot' extra fails before any work
     spec = networks.get(args.network)
     quantize.check_supported(spec)
     paths = analysis.image_paths(args.images) if args.images else [None]
@@ -749,8 +776,66 @@ def cmd_features(args) -> int:
                                 mode=args.mode)
     rep["images"] = [str(p) if p else "embedded default" for p in paths]
     rep["weights"] = args.weights or f"synthetic seed {args.seed}"
+    if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
+        from . import charts
+        charts.write(charts.features_figure(rep), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     print(analysis.as_json(rep) if args.format == "json" else analysis.as_csv(rep) if args.format == "csv"
           else analysis.as_table(rep), end="" if args.format == "csv" else "\n")
+    return 0
+
+
+# ---------------------------------------------------------------- ONNX (refimpl.interop, the 'onnx' extra)
+def _add_onnx(sub):
+    p = sub.add_parser("import", help="read an ONNX file's Conv and Gemm/MatMul weights into a weights .npz",
+                       description="Read the float weights of an ONNX model (Conv and Gemm/MatMul initializers, "
+                                   "in graph order) into the .npz layout every --weights reads, matched to the "
+                                   "network spec by order and shape; the first layer that differs is named.")
+    p.add_argument("model", metavar="MODEL.onnx", help="ONNX file")
+    p.add_argument("--network", help="network spec to match (default: the one shipped network the file fits "
+                                     "exactly; a file that fits none is refused)")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help="weights file to write")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("export", help="write a network and its float weights as an ONNX model (opset 13)",
+                       description="Write the float reference path of a network (quantize.float_forward) as an "
+                                   "ONNX graph, opset 13, float32, that onnxruntime runs: input 'pixels' (N, 3, H, "
+                                   "W) RGB 0..255 (the mean is subtracted inside), output 'logits'.")
+    p.add_argument("--network", default="alexnet-cifar", help="alexnet-cifar (default), alexnet, vgg16")
+    _add_weight_flags(p)
+    p.add_argument("--out", required=True, metavar="MODEL.onnx", help="ONNX file to write")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_import(args) -> int:
+    import numpy as np
+
+    from . import networks
+    from .interop import onnx_import
+
+    spec = networks.get(args.network) if args.network else onnx_import.detect_network(args.model)
+    params = onnx_import.import_params(args.model, spec)
+    onnx_import.write_npz(args.out, params)
+    n = sum(int(np.prod(a.shape)) for a in params.values())
+    dtypes = sorted({str(a.dtype) for a in params.values()})
+    print(f"wrote {args.out}: network {spec.name}, {len(params) // 2} conv/fc layers, {n:,} parameters "
+          f"({', '.join(dtypes)}) from {args.model}" + ("" if args.network else " (the one shipped network it fits)"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import networks, trained
+    from .fileio import atomic_write
+    from .interop import onnx_common, onnx_export
+
+    spec = networks.get(args.network)
+    onnx_export.check_exportable(spec)
+    onnx_common.onnx_module()
+    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    data = onnx_export.export_bytes(spec, params)
+    atomic_write(args.out, data)
+    print(f"wrote {args.out}: {len(data):,} bytes, network {spec.name}, {src}, ONNX opset {onnx_common.OPSET} "
+          f"(IR version {onnx_common.IR_VERSION}), float32; input '{onnx_common.INPUT}' "
+          f"(N, {', '.join(map(str, spec.input_shape))}) RGB pixels 0..255, output '{onnx_common.OUTPUT}'")
     return 0
 
 
@@ -777,6 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     from .system import cli as system_cli          # refimpl system (issue 15): its own parser and command
     system_cli.add_parser(sub)
+    _add_onnx(sub)
     _add_adapt(sub)
     return ap
 

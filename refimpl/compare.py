@@ -73,6 +73,21 @@ def _fmt(v: int, bits: int) -> str:
     return f"0x{v & ((1 << bits) - 1):0{-(-bits // 4)}x} ({v})"
 
 
+def mismatch_line(rel: str, axes, index, want: int, got: int, bits: int, xz: bool = False) -> str:
+    """One report line of a differing word: context of ``rel``, coordinates, expected and got.
+    The wording every scoreboard shares (refimpl compare, refimpl.scoreboard in a cocotb testbench)."""
+    coords = " ".join(f"{a}={int(c)}" for a, c in zip(axes, index))
+    got_s = "X/Z" if xz else _fmt(int(got), bits)
+    return f"{_context(rel)} {coords}: expected {_fmt(int(want), bits)}, got {got_s}".strip()
+
+
+def file_line(r: FileResult) -> str:
+    """The summary line of one compared file (MISMATCH ... / match ...)."""
+    if r.mismatches:
+        return f"MISMATCH {r.rel}: {r.mismatches} of {r.words} words differ" + (f" ({r.xz} X/Z)" if r.xz else "")
+    return f"match    {r.rel}: {r.words} words"
+
+
 def compare_file(rtl_path: Path, rel: str, golden_dir: Path, golden: dict, max_report: int) -> FileResult:
     """Word-by-word comparison of one dump with its golden tensor (``golden``: format -> entry)."""
     ext = rel.rsplit(".", 1)[1]
@@ -83,11 +98,8 @@ def compare_file(rtl_path: Path, rel: str, golden_dir: Path, golden: dict, max_r
     bad = np.flatnonzero((got != want) | xz)
     res.mismatches, res.xz = int(bad.size), int(xz.sum())
     bits, axes, shape = int(ref["word_bits"]), ref["axes"], tuple(ref["shape"])
-    ctx = _context(rel)
     for i in bad[:max_report]:
-        coords = " ".join(f"{a}={c}" for a, c in zip(axes, np.unravel_index(int(i), shape)))
-        got_s = "X/Z" if xz[i] else _fmt(int(got[i]), bits)
-        res.first.append(f"{ctx} {coords}: expected {_fmt(int(want[i]), bits)}, got {got_s}".strip())
+        res.first.append(mismatch_line(rel, axes, np.unravel_index(int(i), shape), want[i], got[i], bits, xz[i]))
     return res
 
 
@@ -219,12 +231,9 @@ def run(golden_dir, rtl_dir, max_report: int = 10, junit: str | None = None, ign
         err(f"refimpl: error: {rtl_dir}: no dumped files to compare")
         return 2
     for r in results:
-        if r.mismatches:
-            out(f"MISMATCH {r.rel}: {r.mismatches} of {r.words} words differ" + (f" ({r.xz} X/Z)" if r.xz else ""))
-            for line in r.first:
-                out(f"  {line}")
-        else:
-            out(f"match    {r.rel}: {r.words} words")
+        out(file_line(r))
+        for line in r.first:
+            out(f"  {line}")
     done = {r.rel if r.rel in raw else r.rel.rsplit(".", 1)[0] for r in results}
     undumped = sorted(set(entries) - done) + sorted(set(raw) - done)
     for rel in undumped:

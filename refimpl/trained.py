@@ -10,7 +10,7 @@ the seeded synthetic ones (quantize.synthetic_params).
 
 Weight choice (the CLI's --weights): None -> the shipped weights when the
 network has them, else synthetic; 'synthetic' -> synthetic; anything else is
-an .npz path.
+an .npz path, or an ONNX model (``*.onnx``, refimpl.interop.onnx_import).
 """
 from __future__ import annotations
 
@@ -53,4 +53,7 @@ def resolve(spec: NetworkSpec, weights: str | None, seed: int = 0, until: str | 
         with resources.as_file(_data(SHIPPED[spec.name][0])) as path:
             params = quantize.load_params(path, spec)
         return params, f"trained weights (refimpl/data/{SHIPPED[spec.name][0]})", calib
+    if str(weights).lower().endswith(".onnx"):            # refimpl.interop: an ONNX model's float weights
+        from .interop.onnx_import import import_params
+        return import_params(weights, spec, np.float64), f"weights {weights} (ONNX)", calib
     return quantize.load_params(weights, spec), f"weights {weights}", calib

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import __version__, cost, engine, features, image, networks, quantize, tiled
 from . import fixedpoint as fx
+from .array import golden as array_golden
 from .dump import layer_record
 from .errors import RefimplError
 from .fileio import atomic_dir, check_output_dir, file_sha256
@@ -56,7 +57,7 @@ SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length",
 CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
                          bias_bits=16, per_channel=False)
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
-            "layers", "tiles", "formats", "jpeg", "split"} | set(CONTRACT_DEFAULTS)
+            "layers", "tiles", "passes", "formats", "jpeg", "split"} | set(CONTRACT_DEFAULTS)
 COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
@@ -71,7 +72,8 @@ class SetDef:
     synthetic_weight_bits: int = 0    # 0: full precision; 2..8: coarse_params(bits)
     profile: str = "paper-28nm"
     layers: tuple | None = None       # None: every layer; (): none (JPEG vectors only)
-    tiles: str = "none"               # none | first:N | all
+    tiles: str = "none"               # none | first:N | all | I-J (tile indices I..J)
+    passes: str = "none"              # none | first:N | all: per-pass array vectors of each tile (refimpl/array)
     formats: tuple = FORMATS
     jpeg: tuple = ()                  # ({"name", "source": "feature:<layer>" | "image", "quality", "subsampling"}, ...)
     base: str = "."                   # folder the relative paths start from
@@ -164,6 +166,7 @@ def load_set(name_or_path: str) -> SetDef:
                   seed=seed, synthetic_weight_bits=swb,
                   profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
+                  passes=str(doc.get("passes", "none")),
                   formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract,
                   split=tuple(dict(s) for s in doc.get("split", [])))
 
@@ -206,15 +209,25 @@ def golden_files(folder) -> set | None:
         return None
 
 
-def parse_tiles(text: str) -> int | None:
-    """'none' -> 0, 'first:N' -> N, 'all' -> None (every tile)."""
+def parse_tiles(text: str):
+    """'none' -> 0, 'first:N' -> N, 'all' -> None (every tile), 'I-J' -> (I, J) (tile indices I..J)."""
     if text == "none":
         return 0
     if text == "all":
         return None
     if text.startswith("first:") and text[6:].isdigit() and int(text[6:]) > 0:
         return int(text[6:])
-    raise RefimplError(f"tiles '{text}' must be none, first:N (N > 0) or all")
+    lo, dash, hi = text.partition("-")
+    if dash and lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
+        return int(lo), int(hi)
+    raise RefimplError(f"tiles '{text}' must be none, first:N (N > 0), all or I-J (tile indices, I <= J)")
+
+
+def tile_selected(limit, index: int) -> bool:
+    """Whether tile ``index`` is written under a parse_tiles selection."""
+    if isinstance(limit, tuple):
+        return limit[0] <= index <= limit[1]
+    return limit is None or index < limit
 
 
 def parse_formats(items) -> tuple:
@@ -328,9 +341,13 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
     """
     spec = networks.get(sd.network)
     quantize.check_supported(spec)
-    prof = load_profile(sd.profile)
+    # a profile .toml path is relative to the set file, like its image and weights
+    prof = load_profile(_resolve(sd.base, sd.profile) if sd.profile.endswith(".toml") else sd.profile)
     formats = parse_formats(sd.formats)
     limit = parse_tiles(sd.tiles)
+    pass_limit = array_golden.parse_passes(sd.passes)
+    if pass_limit != 0 and limit == 0:
+        raise RefimplError(f"set {sd.name}: passes '{sd.passes}' needs tiles (its tiles are 'none')")
     check_layers(sd, spec)
     check_output_dir(out_dir, golden_files, force)
     names = [l.name for l in spec.layers] if sd.layers is None else list(sd.layers)
@@ -359,10 +376,13 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
 
     selected = set(names)
     captured = {}
+    previous = {}                 # layer -> psums of the tile just run (a later chunk's psums_in)
 
     def hook(d):
-        if d.layer in selected and (limit is None or d.tile.index < limit):
+        if d.layer in selected and tile_selected(limit, d.tile.index):
+            d.psums_in = None if d.tile.first_chunk else previous.get(d.layer)
             captured.setdefault(d.layer, []).append(d)
+        previous[d.layer] = d.psums[0] if pass_limit != 0 else None
 
     if limit == 0:
         results = engine.run(qnet, x, until=until, progress=progress)
@@ -399,7 +419,8 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
                        saturations=r.stats.saturations, expected=cost.counters_record(r.counters, prof))
             if layer.weighted:
                 doc["tiling"] = choose_tiling(s, prof).describe()
-                doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag) for d in captured.get(r.name, [])]
+                doc["tiles"] = [_tile_doc(w, d, ql, layer, prof, tag, pass_limit)
+                                for d in captured.get(r.name, [])]
             layer_docs.append(doc)
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
         extra = dict(split=_split_docs(w, sd, spec, pixels)) if sd.split else {}
@@ -408,7 +429,8 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
                         image=sd.image, weights=_weights_text(sd),
                         **({"weights_sha256": weights_sha256} if weights_sha256 else {}),
                         input_frac=qnet.input_frac, mean_q=list(qnet.mean_q), formats=list(formats),
-                        tiles=sd.tiles, contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS}, layouts=LAYOUTS,
+                        tiles=sd.tiles, **({"passes": sd.passes} if pass_limit != 0 else {}), contract={k: getattr(sd, k) for k in CONTRACT_DEFAULTS},
+                        layouts=dict(LAYOUTS, **PASS_LAYOUT) if pass_limit != 0 else LAYOUTS,
                         layers=layer_docs, jpeg=jpeg_docs, **extra,
                         files=sorted(w.entries, key=lambda e: e["path"]))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -430,6 +452,12 @@ LAYOUTS = {
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
+# added to LAYOUTS in sets written with passes (the others keep their bytes)
+PASS_LAYOUT = {
+    "tile passes": "tiles/L/tNNNN/passes/: w_stream [pass][step][row], x_stream [pass][step][col] (int16), "
+                   "psums_start, psums_end [pass][row][col] (acc_bits), outputs [pass][row][col] (int16, last "
+                   "chunk); pass order, padding and skew in each tile's 'passes' record",
+}
 
 
 def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
@@ -442,7 +470,7 @@ def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
     return [golden.write(w, s, qnet, x, f"set {sd.name}") for s in sd.split]
 
 
-def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
+def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str, pass_limit=0) -> dict:
     t = d.tile
     stem = f"tiles/{d.layer}/t{t.index:04d}"
     tt = f"{tag} tile={t.index} m={t.m0}:{t.m1} rows={t.y0}:{t.y1} in={t.c0}:{t.c1}"
@@ -468,9 +496,14 @@ def _tile_doc(w: _Writer, d, ql, layer, prof, tag: str) -> dict:
                   overflow=ql.overflow)
     # a later input-channel chunk starts from the psums the previous chunk (the previous tile) ended with
     psums_in = None if t.first_chunk else f"tiles/{d.layer}/t{t.index - 1:04d}/psums"
+    extra = {}
+    if pass_limit != 0:
+        extra["passes"] = array_golden.pass_doc(w, stem, tt, d, ql, layer, prof, getattr(d, "psums_in", None),
+                                                pass_limit)
     return dict(index=t.index, group=t.group, m0=t.m0, m1=t.m1, y0=t.y0, y1=t.y1, c0=t.c0, c1=t.c1,
                 first_chunk=t.first_chunk, last_chunk=t.last_chunk, load_weights=t.load_weights,
-                psums_in=psums_in, params=params, expected=cost.counters_record(d.counters, prof), files=files)
+                psums_in=psums_in, params=params, expected=cost.counters_record(d.counters, prof), files=files,
+                **extra)
 
 
 def _jpeg_doc(w: _Writer, j: dict, results, pixels, sd: SetDef) -> dict:

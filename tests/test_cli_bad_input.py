@@ -120,7 +120,7 @@ def test_verify_damaged_set_still_exits_1(tmp_path):
     (["golden", "--layers", " , "], "names no layer"),
     (["golden", "--network", "vgg16"], "set default: unknown layers 'conv1', 'norm1', 'conv2'"),
     (["golden", "--set", "smoke", "--network", "vgg16"], "set smoke: unknown layer 'conv1' in network vgg16"),
-    (["run", "--network", "alexnet-cifar", "--profile", "paper-28nm"], "--profile applies to --mode tiled only"),
+    (["run", "--network", "alexnet-cifar", "--profile", "paper-28nm"], "--profile applies to --mode tiled or array only"),
     (["run", "--network", "alexnet-cifar", "--format", "xml"], "run: argument --format: invalid choice: 'xml'"),
     (["cost", "--columns", "speed"], "--columns: unknown column 'speed'"),
     (["cost", "--format", "json", "--columns", "all"], "--columns applies to the table and csv formats"),

@@ -6,8 +6,9 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "train", "image", "fixedpoint", "quantize",
-         "trained", "kernels", "engine", "schedule", "cost", "tiled", "jpeg", "features", "evaluate", "split",
-         "wordfile", "manifest", "dump", "plotting", "report", "system", "adapt", "vectors", "compare", "cli", "__main__", "__init__", "sets"]
+         "interop", "trained", "kernels", "engine", "schedule", "cost", "tiled", "array", "jpeg", "features",
+         "evaluate", "split", "wordfile", "manifest", "dump", "plotting", "charts", "report", "system", "adapt", "vectors",
+         "compare", "scoreboard", "cli", "__main__", "__init__", "sets"]
 
 
 def rank(name: str) -> int:
