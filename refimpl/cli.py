@@ -840,6 +840,12 @@ def cmd_export(args) -> int:
 
 
 # ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- adapt (issue 16; refimpl/adapt/cli.py)
+def _add_adapt(sub):
+    from .adapt import cli as adapt_cli
+    adapt_cli.add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
                                              "runs, golden vectors for RTL, cost reports, JPEG codec.")
@@ -857,6 +863,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .system import cli as system_cli          # refimpl system (issue 15): its own parser and command
     system_cli.add_parser(sub)
     _add_onnx(sub)
+    _add_adapt(sub)
     return ap
 
 
