@@ -80,7 +80,8 @@ def _add_run(sub):
                                    "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' for seeded He-normal weights "
+    p.add_argument("--weights", help=".npz of float weights, a weight bundle (refimpl weights compress), or "
+                   "'synthetic' for seeded He-normal weights "
                    "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
@@ -107,11 +108,12 @@ def _run_inputs(args, spec, progress):
     """
     from . import image, trained
     from .fileio import file_sha256
+    from .weights import load as wload
 
     pixels = image.load(args.image, spec.input_shape)
     if args.weights and args.weights != trained.SYNTHETIC:
         progress.stage(f"reading {args.weights}")
-    params, src, calib = trained.resolve(spec, args.weights, args.seed, until=args.until)
+    params, src, calib = wload.resolve(spec, args.weights, args.seed, until=args.until)
     if calib is not None:
         src += f", activation formats calibrated on {len(calib)} training images"
     sha = file_sha256(args.weights) if args.weights and args.weights != trained.SYNTHETIC else None
@@ -209,6 +211,8 @@ def _add_cost(sub):
                    help="table and csv columns: 'default' (table default, fits 100 columns), 'all' (csv default) "
                         "or a list of csv column names")
     p.add_argument("--list-profiles", action="store_true", help="list the shipped profiles and exit")
+    p.add_argument("--weights", metavar="BUNDLE", help="a weight bundle (refimpl weights compress): weights move "
+                   "their compressed bytes and pay the weight decoder (an .npz or 'synthetic' changes nothing here)")
     p.set_defaults(func=cmd_cost)
 
 
@@ -224,14 +228,42 @@ def cmd_cost(args) -> int:
         if args.format == "json":
             raise RefimplError("--columns applies to the table and csv formats (json has every counter)")
         report.cost_columns(args.columns)
-    rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    spec = networks.get(args.network)
+    streams = _weight_streams(args.weights, spec)
+    if args.weights and args.weights != "synthetic" and streams is None:
+        from .weights import load as wload
+        wload.load_params(args.weights, spec)           # a bad file is still an error
+    rep = cost.network_cost(spec, profile.load_profile(args.profile), args.until, weight_streams=streams)
     if args.format == "json":
         print(json.dumps(report.clean(rep), indent=1))
     elif args.format == "csv":
         print(report.cost_csv(rep, args.columns or "all"), end="")
     else:
         print(report.cost_table(rep, args.columns or "default"))
+        if streams:
+            print(_weight_cost_table(rep, args.weights))
     return 0
+
+
+def _weight_cost_table(rep: dict, where: str) -> str:
+    """The bundle's part of a cost report: weight DRAM bytes and the weight decoder, per layer."""
+    from tabulate import tabulate
+    rows, tot = [], [0, 0, 0, 0.0, 0.0]
+    for r in rep["layers"]:
+        if "weight_codec" not in r:
+            continue
+        e = r["energy_pj"]["weight_decoder"]
+        raw = 2 * r["decoded_weights"]
+        rows.append([r["name"], r["weight_codec"], f"{r['weight_stream_bytes']:,}", f"{r['weight_dram_bytes']:,}",
+                     f"{raw:,}", f"{raw / r['weight_dram_bytes']:.2f}" if r["weight_dram_bytes"] else "-",
+                     f"{r['decoded_weights']:,}", f"{e / 1e6:.3f}"])
+        for k, v in enumerate((r["weight_stream_bytes"], r["weight_dram_bytes"], raw, e)):
+            tot[k] += v
+    rows.append(["total", "", f"{tot[0]:,}", f"{tot[1]:,}", f"{tot[2]:,}", f"{tot[2] / tot[1]:.2f}" if tot[1] else "-",
+                 "", f"{tot[3] / 1e6:.3f}"])
+    return (f"\nweights from bundle {where} (one frame):\n"
+            + tabulate(rows, headers=["layer", "codec", "stream bytes", "weight DRAM bytes", "16-bit bytes", "ratio",
+                                      "decoded samples", "E wdec (uJ)"], disable_numparse=True))
 
 
 # ---------------------------------------------------------------- list
@@ -508,7 +540,8 @@ def cmd_eval(args) -> int:
         raise RefimplError(f"{where}: images are {tuple(pixels.shape[1:])}, network {spec.name} takes {spec.input_shape}")
     idx = evaluate.spread(len(labels), args.limit)
     pixels, labels = pixels[idx], labels[idx]
-    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    from .weights import load as wload
+    params, src, _ = wload.resolve(spec, args.weights, args.seed)
     calib = trained.calibration_set(spec)["pixels"]
     qnet = quantize.quantize_network(spec, params, calib, per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
@@ -552,16 +585,16 @@ def _eval_classifier(args, spec, params, qnet):
 
 # ---------------------------------------------------------------- partitioned inference (refimpl.split)
 def _split_params(spec, weights, seed):
-    """(params, calibration frames or None) as refimpl.trained resolves --weights."""
-    from . import trained
-    params, _, calib = trained.resolve(spec, weights, seed)
+    """(params, calibration frames or None) as refimpl.trained resolves --weights (or a weight bundle)."""
+    from .weights import load as wload
+    params, _, calib = wload.resolve(spec, weights, seed)
     return params, calib
 
 
 def _add_weight_flags(p):
     """--weights and --seed, as every command that runs a network reads them (refimpl.trained.resolve)."""
-    p.add_argument("--weights", help=".npz of float weights, or 'synthetic' (default: the shipped trained weights "
-                   "for alexnet-cifar, seeded synthetic ones otherwise)")
+    p.add_argument("--weights", help=".npz of float weights, a weight bundle (refimpl weights compress), or "
+                   "'synthetic' (default: the shipped trained weights for alexnet-cifar, seeded synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
 
 
@@ -754,6 +787,23 @@ def cmd_features(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- weights (refimpl.weights)
+def _add_weights(sub):
+    from .weights import cli as wcli
+    wcli.add_parser(sub, _seed)
+
+
+def _weight_streams(weights, spec):
+    """{layer: figures} of a weight bundle for cost.network_cost, or None when ``weights`` is not one."""
+    from .weights import bundle
+    if not weights or not bundle.is_bundle(weights):
+        return None
+    b = bundle.read_file(weights)
+    bundle.check_network(b, spec, weights)
+    bundle.decoded(b, weights)
+    return bundle.cost_figures(b)
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
@@ -769,6 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host(sub)
     _add_features(sub)
     _add_eval(sub)
+    _add_weights(sub)
     return ap
 
 

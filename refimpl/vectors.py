@@ -42,6 +42,7 @@ from .profile import load_profile
 from .report import clamp_warnings
 from .schedule import choose_tiling
 from .spec import layer_shapes
+from .weights import load as wload
 from .wordfile import to_bin, to_hex, to_npy
 
 if sys.version_info >= (3, 11):
@@ -347,7 +348,7 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
     elif sd.synthetic_weight_bits:
         raise RefimplError(f"set {sd.name}: synthetic_weight_bits applies to synthetic weights only")
     else:
-        params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
+        params = wload.load_params(_resolve(sd.base, sd.weights), spec)
         weights_sha256 = file_sha256(_resolve(sd.base, sd.weights))
     for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
         problem = contract_problem(key, getattr(sd, key))
@@ -436,7 +437,7 @@ def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
     """Feature-encoder vectors (refimpl/split/golden.py): the network quantized as edge and host do."""
     from .split import golden, partition
     params = quantize.synthetic_params(spec, sd.seed) if sd.weights == "synthetic" \
-        else quantize.load_params(_resolve(sd.base, sd.weights), spec)
+        else wload.load_params(_resolve(sd.base, sd.weights), spec)
     qnet = partition.quantize_for_split(spec, params)
     x = quantize.pixels_to_int(pixels, spec)
     return [golden.write(w, s, qnet, x, f"set {sd.name}") for s in sd.split]

@@ -6,7 +6,7 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "train", "image", "fixedpoint", "quantize",
-         "trained", "kernels", "engine", "schedule", "cost", "tiled", "jpeg", "features", "evaluate", "split",
+         "trained", "kernels", "engine", "schedule", "cost", "tiled", "jpeg", "features", "evaluate", "split", "weights",
          "wordfile", "manifest", "dump", "plotting", "report", "vectors", "compare", "cli", "__main__", "__init__", "sets"]
 
 
