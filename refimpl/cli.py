@@ -664,7 +664,7 @@ def cmd_edge(args) -> int:
     print(f"feature encoder on profile {prof.name}: {enc['units']:,} {enc['basis']}, {enc['cycles']:,} cycles, "
           f"{enc['energy_pj'] / 1e3:,.2f} nJ, {enc['latency_s'] * 1e3:.3f} ms at {prof.array.clock_mhz:g} MHz")
     if args.at != partition.INPUT:
-        tot = cost.network_cost(spec, prof, args.at)["total"]
+        tot = cost.network_cost(spec, prof, args.at, weight_streams=_weight_streams(args.weights, spec))["total"]
         print(f"edge inference input..{args.at}: {tot['cycles']:,} cycles, {tot['energy_pj']['total'] / 1e6:,.3f} uJ")
     return 0
 

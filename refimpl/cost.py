@@ -28,7 +28,11 @@ bundle's stream and side information) and its codec.  A tile that loads w
 weight words then moves ceil(w * dram_bytes / weights) bytes (the tile's share;
 the ceiling adds < 1 byte a tile), and the weight decoder produces w samples:
   jpeg      one 8-bit pixel a weight at [jpeg] decoder_pixels_per_cycle and
-            decoder_pj_per_pixel (the mapping to int16 included, paper-28nm.toml)
+            decoder_pj_per_pixel (paper-28nm.toml), plus the 8-bit -> int16
+            mapping w' = lo + floor((p * r * 2 + 255) / 510): an 8x16 multiply,
+            the division by the constant 510 as a 16x16 reciprocal multiply, and
+            an add, charged as UNMAP_MACS = 2 MACs (2 x [energy] e_mac_pj, whose
+            16x16 multiply and 40-bit add bound both steps)
   lossless  one int16 value a weight; the decoder is one pass of the feature
             lossless coder's two (split/lossless.py: histogram, then coding), so
             2 x [jpeg] lossless_values_per_cycle values per cycle and
@@ -45,6 +49,7 @@ from .schedule import PSUM_WORDS, Tiling, _ceil, choose_tiling, geometry, input_
 from .spec import LayerShape, NetworkSpec, layer_shapes
 
 BYTES_PER_WORD = 2      # 16-bit words
+UNMAP_MACS = 2          # MAC-equivalents of the weight decoder's 8-bit -> int16 mapping, per weight (above)
 
 
 @dataclass
@@ -95,7 +100,9 @@ class WeightStream:
 
     def decoder_pj_per_pixel(self, profile) -> float:
         j = profile.jpeg
-        return j.decoder_pj_per_pixel if self.codec == "jpeg" else j.lossless_pj_per_value / 2
+        if self.codec == "jpeg":
+            return j.decoder_pj_per_pixel + UNMAP_MACS * profile.energy.e_mac_pj
+        return j.lossless_pj_per_value / 2
 
 
 def as_stream(value) -> WeightStream:

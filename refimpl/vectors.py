@@ -57,7 +57,7 @@ SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length",
 CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
                          bias_bits=16, per_channel=False)
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
-            "layers", "tiles", "formats", "jpeg", "split"} | set(CONTRACT_DEFAULTS)
+            "layers", "tiles", "formats", "jpeg", "split", "weight_decoder"} | set(CONTRACT_DEFAULTS)
 COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
@@ -82,6 +82,7 @@ class SetDef:
     bias_bits: int = 16                   # 16 or 32
     per_channel: bool = False             # weight fractional bits per output channel
     split: tuple = ()                 # feature-encoder entries, see refimpl/split/golden.py
+    weight_decoder: tuple = ()        # weight-decoder entries, see refimpl/weights/golden.py
 
 
 def contract_problem(key: str, value):
@@ -166,7 +167,8 @@ def load_set(name_or_path: str) -> SetDef:
                   profile=doc.get("profile", "paper-28nm"),
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
                   formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract,
-                  split=tuple(dict(s) for s in doc.get("split", [])))
+                  split=tuple(dict(s) for s in doc.get("split", [])),
+                  weight_decoder=tuple(dict(s) for s in doc.get("weight_decoder", [])))
 
 
 def describe_sets() -> list:
@@ -404,6 +406,8 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
             layer_docs.append(doc)
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
         extra = dict(split=_split_docs(w, sd, spec, pixels)) if sd.split else {}
+        if sd.weight_decoder:
+            extra["weight_decoder"] = _weight_decoder_docs(w, sd, spec, params)
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=_weights_text(sd),
@@ -431,6 +435,16 @@ LAYOUTS = {
     "tile outputs": "[out_channel][row][col], int16, on the tile's last input chunk",
     "jpeg": "blocks in the component's raster order; quantized in zig-zag order",
 }
+
+
+def _weight_decoder_docs(w: _Writer, sd: SetDef, spec, params) -> list:
+    """Weight-decoder vectors (refimpl/weights/golden.py) from the set's weights (a bundle's own streams
+    for entries that give no coding)."""
+    from .weights import bundle, golden
+    src = None
+    if sd.weights != "synthetic" and bundle.is_bundle(_resolve(sd.base, sd.weights)):
+        src = bundle.read_file(_resolve(sd.base, sd.weights))
+    return [golden.write(w, e, spec, params, src, f"set {sd.name}") for e in sd.weight_decoder]
 
 
 def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:

@@ -88,14 +88,16 @@ def _weighted(spec: NetworkSpec):
     return [s for s in layer_shapes(spec) if s.weight_shape]
 
 
+def quantize_layer(params: dict, name: str) -> tuple:
+    """(int16 weights, w_frac) of one layer exactly as quantize.quantize_network forms them (per-layer formats)."""
+    w = np.asarray(params[f"{name}.weight"], dtype=np.float64)
+    frac = quantize.choose_frac(quantize.max_abs(w))
+    return quantize.weights_to_int16(w, frac), frac
+
+
 def quantize_weights(spec: NetworkSpec, params: dict) -> dict:
-    """{layer: (int16 weights, w_frac)} exactly as quantize.quantize_network forms them (per-layer formats)."""
-    out = {}
-    for s in _weighted(spec):
-        w = np.asarray(params[f"{s.layer.name}.weight"], dtype=np.float64)
-        frac = quantize.choose_frac(quantize.max_abs(w))
-        out[s.layer.name] = (quantize.weights_to_int16(w, frac), frac)
-    return out
+    """{layer: (int16 weights, w_frac)} of every conv/fc layer (quantize_layer)."""
+    return {s.layer.name: quantize_layer(params, s.layer.name) for s in _weighted(spec)}
 
 
 def frac_kept(m: np.ndarray, w_frac: int) -> bool:

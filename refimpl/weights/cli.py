@@ -157,10 +157,6 @@ def cmd_compress(args) -> int:
         idx = search.validation_indices(len(tl), args.val)
         out = search.run_search(spec, params, calib, tp[idx], tl[idx], args.budget, log=_log)
         choices, codes, rec = out["choices"], out["codes"], out["record"]
-        for n in weighted:
-            if n not in choices:
-                _log(f"layer {n}: no quality of the grid kept its format; coded lossless")
-                choices[n] = "lossless"
     b = bundle.build(spec, params, choices, sha, rec, codes)
     if rec is not None and not args.no_test:
         _log("measuring on the 10,000 test images (source weights, then the bundle)")
