@@ -284,3 +284,36 @@ def test_weight_decoder_vectors_against_pillow_and_the_mapping():
             assert np.array_equal(got, np.clip(lo + (img * (hi - lo) * 2 + 255) // 510, -32768, 32767))
         else:
             assert np.array_equal(got, src)
+
+
+def test_search_keeps_its_budget_and_reuses_its_cache(tmp_path):
+    """The search on a small network and 60 seeded images: the chosen combination's
+    loss, measured again here with the engine, is the recorded one and within the
+    budget; a second run from the sensitivity cache gives the same choice."""
+    from refimpl.spec import NetworkSpec
+    from refimpl.weights import search
+    tiny = NetworkSpec("tiny", (3, 16, 16), (LayerSpec("c1", "conv", 8, kernel=3, pad=1, relu=True),
+                                             LayerSpec("p1", "maxpool", kernel=2, stride=2),
+                                             LayerSpec("f1", "fc", 10)), input_mean=(120.0, 110.0, 100.0))
+    params = quantize.synthetic_params(tiny, 9)
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (60, 3, 16, 16)).astype(np.uint8)
+    calib = pixels[:4]
+    base = quantize.quantize_network(tiny, params, calib)
+    x = quantize.pixels_to_int(pixels, tiny)
+    labels = np.argmax(engine.run(base, x)[-1].output.reshape(60, -1), axis=1)      # 100 % top-1 uncompressed
+    labels[:6] = (labels[:6] + 1) % 10
+    cache = tmp_path / "sens.json"
+    out = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache)
+    b = bundle.build(tiny, params, out["choices"], codes=out["codes"])
+    q = quantize.quantize_network(tiny, bundle.to_params(b, tiny), calib)
+    hits = int(np.sum(np.argmax(engine.run(q, x)[-1].output.reshape(60, -1), axis=1) == labels))
+    assert 100 * (54 - hits) / 60 == pytest.approx(out["record"]["loss_pts"]) and out["record"]["loss_pts"] <= 5.0
+    assert json.loads(cache.read_text())["key"]["budget_pts"] == 5.0
+    again = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache)
+    assert again["choices"] == out["choices"] and again["record"] == out["record"]
+    assert search.validation_indices(50000, 2000)[:3].tolist() == [12, 37, 62]       # never a multiple of 250
+
+
+def test_search_needs_cifar_networks():
+    one_line_error(refimpl("weights", "compress", "--network", "alexnet", "--out", "x.rfwb"), "--qf or --lossless")

@@ -36,6 +36,8 @@ def add_parser(sub, seed_type):
     c.add_argument("--cache", help="folder for the decoded arrays (default $REFIMPL_CACHE or ~/.cache/refimpl)")
     c.add_argument("--val", type=int, default=2000, help="search: validation images from the training split "
                    "(default 2000)")
+    c.add_argument("--sensitivity-cache", metavar="FILE.json",
+                   help="search: keep the per-layer sensitivity table in FILE (reused when its key matches)")
     c.add_argument("--no-test", action="store_true", help="search: skip the measurement on the 10,000 test images")
     c.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
     i = wsub.add_parser("info", help="per-layer bytes, ratio against 16 bits and quality of a bundle")
@@ -142,20 +144,24 @@ def cmd_compress(args) -> int:
         raise RefimplError(f"--budget {args.budget} must be 0..100 points of top-1")
     if args.val < 1:
         raise RefimplError(f"--val {args.val} must be >= 1")
+    searching = args.qf is None and not args.lossless
+    if searching and not trained.has_shipped(spec):
+        raise RefimplError(f"the quality search runs on CIFAR-10 ({', '.join(trained.SHIPPED)}); "
+                           f"for network {spec.name} give --qf or --lossless")
     params, src, calib = trained.resolve(spec, args.weights, args.seed)
+    if searching and calib is None:
+        raise RefimplError("the quality search needs trained weights (the shipped ones, or an .npz), not synthetic ones")
     sha = file_sha256(args.weights) if args.weights and args.weights != trained.SYNTHETIC else None
     weighted = [l.name for l in spec.layers if l.weighted]
     rec, codes = None, None
     if args.qf is not None or args.lossless:
         choices = {n: "lossless" if args.lossless else args.qf for n in weighted}
     else:
-        if spec.name not in trained.SHIPPED or calib is None:
-            raise RefimplError(f"the quality search runs on CIFAR-10 ({', '.join(trained.SHIPPED)}); "
-                               f"for network {spec.name} give --qf or --lossless")
         from ..train import data
         tp, tl = data.load(args.data or data.default_zip(), "train", args.cache)
         idx = search.validation_indices(len(tl), args.val)
-        out = search.run_search(spec, params, calib, tp[idx], tl[idx], args.budget, log=_log)
+        out = search.run_search(spec, params, calib, tp[idx], tl[idx], args.budget, cache=args.sensitivity_cache,
+                                log=_log)
         choices, codes, rec = out["choices"], out["codes"], out["record"]
     b = bundle.build(spec, params, choices, sha, rec, codes)
     if rec is not None and not args.no_test:

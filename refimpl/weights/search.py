@@ -14,22 +14,31 @@ split (the test split is kept for the final confirmation).
    loss[layer][q] = top-1 of the uncompressed engine - top-1 with that layer
    at q, in points.  A layer's sweep stops at the first quality whose loss
    exceeds the budget, or that the quantizer cannot keep (bundle.frac_kept).
-2. Allocation (greedy, in the spirit of DATE 2017's sensitivity ranking):
-   every layer starts lossless (split/lossless.py on its int16 weights: no
-   loss, about 1.1x); the move "one grid step lower
-   for one layer" with the most bytes saved per point of added estimated
-   loss (losses clamped at >= 0 and summed over layers) is taken while the
-   sum stays within ``target``.
-3. Check.  The chosen combination is run as a whole; if its measured loss
-   exceeds the budget, ``target`` shrinks to 3/4 of itself and step 2 runs
-   again (at most ``rounds`` times; the last round falls back to every layer
+2. Allocation by sensitivity threshold (in the spirit of DATE 2017, where a
+   block's quantization follows its error sensitivity).  Single-layer losses
+   are noisy (a validation set of N images resolves 100/N points) and not
+   additive, so each layer's curve is made monotone (loss at q = the largest
+   loss at q or any higher quality; lossless, which loses nothing, first),
+   and one threshold t picks, for every layer, the lowest quality whose
+   monotone loss is <= t.  t runs over the distinct monotone losses <= budget
+   by bisection: the whole network with every layer at its pick is run on the
+   validation set, and the largest t whose measured loss is within the budget
+   wins (t = 0 is measured too; if even it exceeds the budget, every layer is
    lossless, which loses nothing).
+The sensitivity table is the expensive part (one network run per layer and
+quality); ``cache`` (a JSON file) keeps it, keyed by everything it depends on
+(the int16 weights, calibration and validation images, grid and budget), so
+a second run only repeats step 2.
 """
 from __future__ import annotations
+
+import hashlib
+import json
 
 import numpy as np
 
 from .. import engine, evaluate, quantize
+from ..errors import RefimplError
 from ..split import partition
 from ..spec import NetworkSpec
 from . import bundle, codec, mapping
@@ -62,7 +71,7 @@ def _decoded_params(params: dict, spec: NetworkSpec, codes: dict, fracs: dict) -
 
 
 def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.ndarray, labels: np.ndarray,
-               budget: float = 1.0, grid=GRID, rounds: int = 4, log=None) -> dict:
+               budget: float = 1.0, grid=GRID, cache=None, log=None) -> dict:
     """Search (module docstring).  pixels uint8 (N, 3, H, W) and labels (N,) are the validation set.
 
     Returns {'choices': {layer: qf}, 'codes': {layer: LayerCode}, 'record': JSON-ready summary}."""
@@ -88,6 +97,8 @@ def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.nd
         assert [l.contract() for l in qn.layers[:i + 1]] == [l.contract() for l in qnet0.layers[:i + 1]]
         return _hits(partition.host_run(qn, res[start], start)["scores_int"], labels)
 
+    key = sweep_key(q, calib, x, labels, grid, budget)
+    cached = _read_cache(cache, key)
     sweep = {}
     for name in weighted:
         wq = q[name][0]
@@ -99,49 +110,93 @@ def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.nd
             if not bundle.frac_kept(codec.decode_matrix(c), fracs[name]):
                 log(f"{name} q{qf}: decoded weights would change w_frac; stop")
                 break
-            loss = 100 * (base - network_hits({name: c}, prev[name])) / len(labels)
+            if cached is not None:
+                hit = {e["qf"]: e for e in cached.get(name, [])}.get(qf)
+                if hit is None:
+                    break
+                assert hit["bytes"] == c.dram_bytes, (name, qf)
+                loss = hit["loss_pts"]
+            else:
+                loss = 100 * (base - network_hits({name: c}, prev[name])) / len(labels)
             sweep[name].append(dict(qf=qf, bytes=c.dram_bytes, loss_pts=loss, code=c))
-            log(f"{name} q{qf}: {c.dram_bytes:,} bytes ({2 * m.size / c.dram_bytes:.1f}x), loss {loss:+.2f} points")
+            log(f"{name} q{qf}: {c.dram_bytes:,} bytes ({2 * m.size / c.dram_bytes:.1f}x), loss {loss:+.2f} points"
+                + (" (cached)" if cached is not None else ""))
             if loss > budget:
                 break
+    table = {n: [dict(qf=e["qf"], bytes=e["bytes"], loss_pts=e["loss_pts"]) for e in sweep[n][1:]] for n in weighted}
+    if cache is not None and cached is None:
+        from ..fileio import atomic_write
+        atomic_write(cache, (json.dumps(dict(key=key, sensitivity=table), indent=1, sort_keys=True) + "\n").encode())
 
-    def allocate(target: float) -> dict:
-        pick = {n: 0 for n in weighted}
-        est = lambda: sum(max(0.0, sweep[n][i]["loss_pts"]) for n, i in pick.items())
-        while True:
-            best = None
-            for n, i in pick.items():
-                if i + 1 >= len(sweep[n]) or sweep[n][i + 1]["loss_pts"] > budget:
-                    continue
-                saved = sweep[n][i]["bytes"] - sweep[n][i + 1]["bytes"]
-                added = max(0.0, sweep[n][i + 1]["loss_pts"]) - max(0.0, sweep[n][i]["loss_pts"])
-                if est() + added > target:
-                    continue
-                score = saved / added if added > 0 else float("inf")
-                if best is None or score > best[0] or (score == best[0] and saved > best[1]):
-                    best = (score, saved, n)
-            if best is None:
-                return pick
-            pick[best[2]] += 1
+    mono = {}
+    for n in weighted:
+        run, mono[n] = 0.0, []
+        for e in sweep[n]:
+            run = max(run, e["loss_pts"])
+            mono[n].append(run)
 
-    target, rounds_log, chosen = budget, [], None
-    for r in range(rounds):
-        pick = allocate(target) if r < rounds - 1 else {n: 0 for n in weighted}
-        codes = {n: sweep[n][i]["code"] for n, i in pick.items()}
-        loss = 100 * (base - network_hits(codes, partition.INPUT)) / len(labels)
-        rounds_log.append(dict(target_pts=round(target, 4), qualities={n: sweep[n][i]["qf"] for n, i in pick.items()},
-                               loss_pts=loss))
-        log(f"round {r + 1}: target {target:.3f} points -> {rounds_log[-1]['qualities']}, measured loss {loss:+.2f} points")
-        if loss <= budget:
-            chosen = pick
-            break
-        target *= 0.75
-    assert chosen is not None, "every layer lossless loses nothing"
+    def pick_at(t: float) -> dict:
+        return {n: max(i for i, v in enumerate(mono[n]) if v <= t) for n in weighted}
+
+    tried = {}
+
+    def measure(t: float) -> float:
+        pick = pick_at(t)
+        sig = tuple(sorted(pick.items()))
+        if sig not in tried:
+            codes = {n: sweep[n][i]["code"] for n, i in pick.items() if i > 0}
+            loss = 100 * (base - network_hits(codes, partition.INPUT)) / len(labels)
+            tried[sig] = dict(threshold_pts=t, qualities={n: sweep[n][i]["qf"] for n, i in pick.items()},
+                              bytes=sum(sweep[n][i]["bytes"] for n, i in pick.items()), loss_pts=loss)
+            log(f"threshold {t:.2f}: {tried[sig]['qualities']}, {tried[sig]['bytes']:,} bytes, "
+                f"measured loss {loss:+.2f} points")
+        return tried[sig]["loss_pts"]
+
+    ts = sorted({v for n in weighted for v in mono[n] if v <= budget})
+    lo, hi = 0, len(ts) - 1                  # ts[0] == 0.0 (lossless is in every curve)
+    best = None
+    if measure(ts[0]) <= budget:
+        best = ts[0]
+        while lo < hi:                       # largest index whose measured loss is within the budget
+            mid = (lo + hi + 1) // 2
+            if measure(ts[mid]) <= budget:
+                lo, best = mid, ts[mid]
+            else:
+                hi = mid - 1
+    chosen = pick_at(best) if best is not None else {n: 0 for n in weighted}
+    if best is None:
+        log("even threshold 0 exceeds the budget: every layer lossless")
+    final = tried.get(tuple(sorted(chosen.items())))
     record = dict(budget_pts=budget, validation=dict(images=len(labels), split="train",
-                                                     indices=f"25 i + {VAL_OFFSET}, i < {len(labels)}"),
-                  base_top1_pct=100 * base / len(labels), grid=list(grid),
-                  sensitivity={n: [dict(qf=e["qf"], bytes=e["bytes"], loss_pts=e["loss_pts"]) for e in sweep[n]]
-                               for n in weighted},
-                  rounds=rounds_log, loss_pts=rounds_log[-1]["loss_pts"])
+                                                     rule=f"training image i * (split size // N) + {VAL_OFFSET}, i < N"),
+                  base_top1_pct=100 * base / len(labels), grid=list(grid), sensitivity=table,
+                  rounds=list(tried.values()), threshold_pts=best,
+                  loss_pts=final["loss_pts"] if final else 0.0)
     return dict(choices={n: sweep[n][i]["qf"] for n, i in chosen.items()},
                 codes={n: sweep[n][i]["code"] for n, i in chosen.items()}, record=record)
+
+
+def sweep_key(q: dict, calib: np.ndarray, x: np.ndarray, labels: np.ndarray, grid, budget: float) -> dict:
+    """What the sensitivity table depends on, as JSON-ready text (sha256 digests of the arrays)."""
+    h = hashlib.sha256()
+    for name in sorted(q):
+        h.update(name.encode() + bytes([q[name][1] & 0xFF]) + np.ascontiguousarray(q[name][0]).tobytes())
+    return dict(weights=h.hexdigest(), calibration=hashlib.sha256(np.ascontiguousarray(calib).tobytes()).hexdigest(),
+                validation=hashlib.sha256(np.ascontiguousarray(x).tobytes() + labels.astype(np.int64).tobytes())
+                .hexdigest(), grid=list(grid), budget_pts=budget)
+
+
+def _read_cache(path, key: dict):
+    """The cached sensitivity table when ``path`` holds one for ``key``, else None."""
+    if path is None:
+        return None
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RefimplError(f"{path}: unreadable sensitivity cache ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("key") != key:
+        return None
+    return doc.get("sensitivity")
