@@ -38,6 +38,9 @@ def add_parser(sub, seed_type):
                    "(default 2000)")
     c.add_argument("--sensitivity-cache", metavar="FILE.json",
                    help="search: keep the per-layer sensitivity table in FILE (reused when its key matches)")
+    c.add_argument("--refine", type=int, default=0, metavar="N",
+                   help="search: rounds of measured one-step refinement after the threshold (default 0: none; "
+                        "each round runs the network once per layer)")
     c.add_argument("--no-test", action="store_true", help="search: skip the measurement on the 10,000 test images")
     c.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
     i = wsub.add_parser("info", help="per-layer bytes, ratio against 16 bits and quality of a bundle")
@@ -144,6 +147,8 @@ def cmd_compress(args) -> int:
         raise RefimplError(f"--budget {args.budget} must be 0..100 points of top-1")
     if args.val < 1:
         raise RefimplError(f"--val {args.val} must be >= 1")
+    if args.refine < 0:
+        raise RefimplError(f"--refine {args.refine} must be >= 0")
     searching = args.qf is None and not args.lossless
     if searching and not trained.has_shipped(spec):
         raise RefimplError(f"the quality search runs on CIFAR-10 ({', '.join(trained.SHIPPED)}); "
@@ -161,7 +166,7 @@ def cmd_compress(args) -> int:
         tp, tl = data.load(args.data or data.default_zip(), "train", args.cache)
         idx = search.validation_indices(len(tl), args.val)
         out = search.run_search(spec, params, calib, tp[idx], tl[idx], args.budget, cache=args.sensitivity_cache,
-                                log=_log)
+                                refine=args.refine, log=_log)
         choices, codes, rec = out["choices"], out["codes"], out["record"]
     b = bundle.build(spec, params, choices, sha, rec, codes)
     if rec is not None and not args.no_test:

@@ -25,6 +25,13 @@ split (the test split is kept for the final confirmation).
    validation set, and the largest t whose measured loss is within the budget
    wins (t = 0 is measured too; if even it exceeds the budget, every layer is
    lossless, which loses nothing).
+3. Refinement (optional, ``refine`` rounds of measured coordinate descent; 0 by default): from
+   that pick, each layer in turn is tried one quality step lower (entries whose
+   single-layer loss exceeds the budget are skipped) and the whole network is
+   measured; of the moves whose measured loss stays within the budget, the one
+   that saves the most bytes is taken.  The threshold step is coarse (one t
+   for all layers), and this recovers the bytes it leaves; every accepted
+   combination was measured as a whole.
 The sensitivity table is the expensive part (one network run per layer and
 quality); ``cache`` (a JSON file) keeps it, keyed by everything it depends on
 (the int16 weights, calibration and validation images, grid and budget), so
@@ -71,7 +78,7 @@ def _decoded_params(params: dict, spec: NetworkSpec, codes: dict, fracs: dict) -
 
 
 def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.ndarray, labels: np.ndarray,
-               budget: float = 1.0, grid=GRID, cache=None, log=None) -> dict:
+               budget: float = 1.0, grid=GRID, cache=None, refine: int = 0, log=None) -> dict:
     """Search (module docstring).  pixels uint8 (N, 3, H, W) and labels (N,) are the validation set.
 
     Returns {'choices': {layer: qf}, 'codes': {layer: LayerCode}, 'record': JSON-ready summary}."""
@@ -166,6 +173,29 @@ def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.nd
     chosen = pick_at(best) if best is not None else {n: 0 for n in weighted}
     if best is None:
         log("even threshold 0 exceeds the budget: every layer lossless")
+    for _ in range(refine if best is not None else 0):
+        moves = []
+        for n in weighted:
+            j = chosen[n] + 1
+            while j < len(sweep[n]) and sweep[n][j]["loss_pts"] > budget:
+                j += 1
+            if j >= len(sweep[n]):
+                continue
+            trial = dict(chosen, **{n: j})
+            codes = {m: sweep[m][i]["code"] for m, i in trial.items() if i > 0}
+            sig = tuple(sorted(trial.items()))
+            if sig not in tried:
+                loss = 100 * (base - network_hits(codes, partition.INPUT)) / len(labels)
+                tried[sig] = dict(threshold_pts=None, move=f"{n} -> {sweep[n][j]['qf']}",
+                                  qualities={m: sweep[m][i]["qf"] for m, i in trial.items()},
+                                  bytes=sum(sweep[m][i]["bytes"] for m, i in trial.items()), loss_pts=loss)
+                log(f"refine {n} -> q{sweep[n][j]['qf']}: {tried[sig]['bytes']:,} bytes, measured loss {loss:+.2f} points")
+            if tried[sig]["loss_pts"] <= budget:
+                moves.append((sweep[n][chosen[n]]["bytes"] - sweep[n][j]["bytes"], n, j))
+        if not moves:
+            break
+        _, n, j = max(moves)
+        chosen[n] = j
     final = tried.get(tuple(sorted(chosen.items())))
     record = dict(budget_pts=budget, validation=dict(images=len(labels), split="train",
                                                      rule=f"training image i * (split size // N) + {VAL_OFFSET}, i < N"),
