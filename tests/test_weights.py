@@ -304,13 +304,15 @@ def test_search_keeps_its_budget_and_reuses_its_cache(tmp_path):
     labels = np.argmax(engine.run(base, x)[-1].output.reshape(60, -1), axis=1)      # 100 % top-1 uncompressed
     labels[:6] = (labels[:6] + 1) % 10
     cache = tmp_path / "sens.json"
-    out = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache, refine=2)
+    out = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache,
+                            refine=2)
     b = bundle.build(tiny, params, out["choices"], codes=out["codes"])
     q = quantize.quantize_network(tiny, bundle.to_params(b, tiny), calib)
     hits = int(np.sum(np.argmax(engine.run(q, x)[-1].output.reshape(60, -1), axis=1) == labels))
     assert 100 * (54 - hits) / 60 == pytest.approx(out["record"]["loss_pts"]) and out["record"]["loss_pts"] <= 5.0
     assert json.loads(cache.read_text())["key"]["budget_pts"] == 5.0
-    again = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache, refine=2)
+    again = search.run_search(tiny, params, calib, pixels, labels, budget=5.0, grid=(90, 50, 20, 5), cache=cache,
+                              refine=2)
     assert again["choices"] == out["choices"] and again["record"] == out["record"]
     assert search.validation_indices(50000, 2000)[:3].tolist() == [12, 37, 62]       # never a multiple of 250
 

@@ -155,7 +155,8 @@ def cmd_compress(args) -> int:
                            f"for network {spec.name} give --qf or --lossless")
     params, src, calib = trained.resolve(spec, args.weights, args.seed)
     if searching and calib is None:
-        raise RefimplError("the quality search needs trained weights (the shipped ones, or an .npz), not synthetic ones")
+        raise RefimplError("the quality search needs trained weights (the shipped ones, or an .npz), "
+                           "not synthetic ones")
     sha = file_sha256(args.weights) if args.weights and args.weights != trained.SYNTHETIC else None
     weighted = [l.name for l in spec.layers if l.weighted]
     rec, codes = None, None

@@ -189,7 +189,8 @@ def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.nd
                 tried[sig] = dict(threshold_pts=None, move=f"{n} -> {sweep[n][j]['qf']}",
                                   qualities={m: sweep[m][i]["qf"] for m, i in trial.items()},
                                   bytes=sum(sweep[m][i]["bytes"] for m, i in trial.items()), loss_pts=loss)
-                log(f"refine {n} -> q{sweep[n][j]['qf']}: {tried[sig]['bytes']:,} bytes, measured loss {loss:+.2f} points")
+                log(f"refine {n} -> q{sweep[n][j]['qf']}: {tried[sig]['bytes']:,} bytes, "
+                    f"measured loss {loss:+.2f} points")
             if tried[sig]["loss_pts"] <= budget:
                 moves.append((sweep[n][chosen[n]]["bytes"] - sweep[n][j]["bytes"], n, j))
         if not moves:
@@ -197,8 +198,8 @@ def run_search(spec: NetworkSpec, params: dict, calib: np.ndarray, pixels: np.nd
         _, n, j = max(moves)
         chosen[n] = j
     final = tried.get(tuple(sorted(chosen.items())))
-    record = dict(budget_pts=budget, validation=dict(images=len(labels), split="train",
-                                                     rule=f"training image i * (split size // N) + {VAL_OFFSET}, i < N"),
+    rule = f"training image i * (split size // N) + {VAL_OFFSET}, i < N"
+    record = dict(budget_pts=budget, validation=dict(images=len(labels), split="train", rule=rule),
                   base_top1_pct=100 * base / len(labels), grid=list(grid), sensitivity=table,
                   rounds=list(tried.values()), threshold_pts=best,
                   loss_pts=final["loss_pts"] if final else 0.0)
