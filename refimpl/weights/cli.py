@@ -9,7 +9,7 @@ from ..errors import RefimplError
 DESCRIPTION = """JPEG-compressed weights (refimpl/weights/, README "Compressed weights").
 
   refimpl weights compress --network N [--weights W] (--qf Q | --lossless | [--budget 1.0])
-                           [--data ZIP] [--val 2000] [--no-test] --out BUNDLE
+                           [--data ZIP] [--val 1000] [--no-test] --out BUNDLE
   refimpl weights info BUNDLE [--format table|json]
 
 compress: without --qf/--lossless, searches per layer the lowest quality within
@@ -34,8 +34,8 @@ def add_parser(sub, seed_type):
     c.add_argument("--data", help="CIFAR-10 JPEG zip for the search (default $REFIMPL_CIFAR_ZIP or "
                    "../shared/data/cifar10-jpeg.zip)")
     c.add_argument("--cache", help="folder for the decoded arrays (default $REFIMPL_CACHE or ~/.cache/refimpl)")
-    c.add_argument("--val", type=int, default=2000, help="search: validation images from the training split "
-                   "(default 2000)")
+    c.add_argument("--val", type=int, default=1000, help="search: validation images from the training split "
+                   "(default 1000)")
     c.add_argument("--sensitivity-cache", metavar="FILE.json",
                    help="search: keep the per-layer sensitivity table in FILE (reused when its key matches)")
     c.add_argument("--refine", type=int, default=0, metavar="N",

@@ -51,7 +51,7 @@ from ..spec import NetworkSpec
 from . import bundle, codec, mapping
 
 GRID = (100, 95, 90, 85, 75, 60, 50, 40, 30, 20, 15, 10, 5)     # qualities tried, high to low
-VAL_IMAGES = 2000
+VAL_IMAGES = 1000
 VAL_OFFSET = 12          # training image 25 i + 12: never one of the calibration images (every 250th)
 
 
