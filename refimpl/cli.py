@@ -80,7 +80,8 @@ def _add_run(sub):
                                    "against the float64 reference (--mode tiled adds tiles and cycles).")
     p.add_argument("--network", default="alexnet", help="alexnet (default), alexnet-cifar, vgg16")
     p.add_argument("--image", help="input picture (default: the embedded photograph)")
-    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' for seeded He-normal weights "
+    p.add_argument("--weights", help=".npz of float weights, an ONNX model (.onnx), a weight bundle (refimpl weights "
+                   "compress), or 'synthetic' for seeded He-normal weights "
                    "(default: the shipped trained weights for alexnet-cifar, synthetic otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
     p.add_argument("--until", metavar="LAYER", help="stop after this layer")
@@ -108,11 +109,12 @@ def _run_inputs(args, spec, progress):
     """
     from . import image, trained
     from .fileio import file_sha256
+    from .weights import load as wload
 
     pixels = image.load(args.image, spec.input_shape)
     if args.weights and args.weights != trained.SYNTHETIC:
         progress.stage(f"reading {args.weights}")
-    params, src, calib = trained.resolve(spec, args.weights, args.seed, until=args.until)
+    params, src, calib = wload.resolve(spec, args.weights, args.seed, until=args.until)
     if calib is not None:
         src += f", activation formats calibrated on {len(calib)} training images"
     sha = file_sha256(args.weights) if args.weights and args.weights != trained.SYNTHETIC else None
@@ -220,6 +222,8 @@ def _add_cost(sub):
     p.add_argument("--list-profiles", action="store_true", help="list the shipped profiles and exit")
     p.add_argument("--plot", metavar="FILE.png", help="also draw cycles, utilisation, energy breakdown and the "
                    "cumulative compute and DRAM demand per layer (paper Fig. 3a); needs the 'plot' extra")
+    p.add_argument("--weights", metavar="BUNDLE", help="a weight bundle (refimpl weights compress): weights move "
+                   "their compressed bytes and pay the weight decoder (an .npz or 'synthetic' changes nothing here)")
     p.set_defaults(func=cmd_cost)
 
 
@@ -238,7 +242,12 @@ def cmd_cost(args) -> int:
     if args.plot:
         from .plotting import pyplot
         pyplot()                                    # a missing 'plot' extra fails before any work
-    rep = cost.network_cost(networks.get(args.network), profile.load_profile(args.profile), args.until)
+    spec = networks.get(args.network)
+    streams = _weight_streams(args.weights, spec)
+    if args.weights and args.weights != "synthetic" and streams is None:
+        from .weights import load as wload
+        wload.load_params(args.weights, spec)           # a bad file is still an error
+    rep = cost.network_cost(spec, profile.load_profile(args.profile), args.until, weight_streams=streams)
     if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
         from . import charts
         charts.write(charts.cost_figure(rep), args.plot)
@@ -249,7 +258,30 @@ def cmd_cost(args) -> int:
         print(report.cost_csv(rep, args.columns or "all"), end="")
     else:
         print(report.cost_table(rep, args.columns or "default"))
+        if streams:
+            print(_weight_cost_table(rep, args.weights))
     return 0
+
+
+def _weight_cost_table(rep: dict, where: str) -> str:
+    """The bundle's part of a cost report: weight DRAM bytes and the weight decoder, per layer."""
+    from tabulate import tabulate
+    rows, tot = [], [0, 0, 0, 0.0, 0.0]
+    for r in rep["layers"]:
+        if "weight_codec" not in r:
+            continue
+        e = r["energy_pj"]["weight_decoder"]
+        raw = 2 * r["decoded_weights"]
+        rows.append([r["name"], r["weight_codec"], f"{r['weight_stream_bytes']:,}", f"{r['weight_dram_bytes']:,}",
+                     f"{raw:,}", f"{raw / r['weight_dram_bytes']:.2f}" if r["weight_dram_bytes"] else "-",
+                     f"{r['decoded_weights']:,}", f"{e / 1e6:.3f}"])
+        for k, v in enumerate((r["weight_stream_bytes"], r["weight_dram_bytes"], raw, e)):
+            tot[k] += v
+    rows.append(["total", "", f"{tot[0]:,}", f"{tot[1]:,}", f"{tot[2]:,}", f"{tot[2] / tot[1]:.2f}" if tot[1] else "-",
+                 "", f"{tot[3] / 1e6:.3f}"])
+    return (f"\nweights from bundle {where} (one frame):\n"
+            + tabulate(rows, headers=["layer", "codec", "stream bytes", "weight DRAM bytes", "16-bit bytes", "ratio",
+                                      "decoded samples", "E wdec (uJ)"], disable_numparse=True))
 
 
 # ---------------------------------------------------------------- list
@@ -530,7 +562,8 @@ def cmd_eval(args) -> int:
         raise RefimplError(f"{where}: images are {tuple(pixels.shape[1:])}, network {spec.name} takes {spec.input_shape}")
     idx = evaluate.spread(len(labels), args.limit)
     pixels, labels = pixels[idx], labels[idx]
-    params, src, _ = trained.resolve(spec, args.weights, args.seed)
+    from .weights import load as wload
+    params, src, _ = wload.resolve(spec, args.weights, args.seed)
     calib = trained.calibration_set(spec)["pixels"]
     qnet = quantize.quantize_network(spec, params, calib, per_channel=args.per_channel, bias_bits=args.bias_bits,
                                      acc_bits=args.acc_bits, overflow=args.overflow, rounding=args.rounding)
@@ -574,16 +607,17 @@ def _eval_classifier(args, spec, params, qnet):
 
 # ---------------------------------------------------------------- partitioned inference (refimpl.split)
 def _split_params(spec, weights, seed):
-    """(params, calibration frames or None) as refimpl.trained resolves --weights."""
-    from . import trained
-    params, _, calib = trained.resolve(spec, weights, seed)
+    """(params, calibration frames or None) as refimpl.trained resolves --weights (or a weight bundle)."""
+    from .weights import load as wload
+    params, _, calib = wload.resolve(spec, weights, seed)
     return params, calib
 
 
 def _add_weight_flags(p):
     """--weights and --seed, as every command that runs a network reads them (refimpl.trained.resolve)."""
-    p.add_argument("--weights", help=".npz of float weights (or an ONNX model, .onnx), or 'synthetic' (default: the shipped trained weights "
-                   "for alexnet-cifar, seeded synthetic ones otherwise)")
+    p.add_argument("--weights", help=".npz of float weights, an ONNX model (.onnx), a weight bundle (refimpl weights "
+                   "compress), or 'synthetic' (default: the shipped trained weights for alexnet-cifar, seeded "
+                   "synthetic ones otherwise)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (>= 0) of the synthetic weights (default 0)")
 
 
@@ -653,7 +687,7 @@ def cmd_edge(args) -> int:
     print(f"feature encoder on profile {prof.name}: {enc['units']:,} {enc['basis']}, {enc['cycles']:,} cycles, "
           f"{enc['energy_pj'] / 1e3:,.2f} nJ, {enc['latency_s'] * 1e3:.3f} ms at {prof.array.clock_mhz:g} MHz")
     if args.at != partition.INPUT:
-        tot = cost.network_cost(spec, prof, args.at)["total"]
+        tot = cost.network_cost(spec, prof, args.at, weight_streams=_weight_streams(args.weights, spec))["total"]
         print(f"edge inference input..{args.at}: {tot['cycles']:,} cycles, {tot['energy_pj']['total'] / 1e6:,.3f} uJ")
     return 0
 
@@ -837,6 +871,21 @@ def cmd_export(args) -> int:
           f"(IR version {onnx_common.IR_VERSION}), float32; input '{onnx_common.INPUT}' "
           f"(N, {', '.join(map(str, spec.input_shape))}) RGB pixels 0..255, output '{onnx_common.OUTPUT}'")
     return 0
+# ---------------------------------------------------------------- weights (refimpl.weights)
+def _add_weights(sub):
+    from .weights import cli as wcli
+    wcli.add_parser(sub, _seed)
+
+
+def _weight_streams(weights, spec):
+    """{layer: figures} of a weight bundle for cost.network_cost, or None when ``weights`` is not one."""
+    from .weights import bundle
+    if not weights or not bundle.is_bundle(weights):
+        return None
+    b = bundle.read_file(weights)
+    bundle.check_network(b, spec, weights)
+    bundle.decoded(b, weights)
+    return bundle.cost_figures(b)
 
 
 # ---------------------------------------------------------------- main
@@ -864,6 +913,7 @@ def build_parser() -> argparse.ArgumentParser:
     system_cli.add_parser(sub)
     _add_onnx(sub)
     _add_adapt(sub)
+    _add_weights(sub)
     return ap
 
 

@@ -43,6 +43,7 @@ from .profile import load_profile
 from .report import clamp_warnings
 from .schedule import choose_tiling
 from .spec import layer_shapes
+from .weights import load as wload
 from .wordfile import to_bin, to_hex, to_npy
 
 if sys.version_info >= (3, 11):
@@ -57,7 +58,7 @@ SYMBOL_FIELDS = ["block", "component", "is_dc", "symbol", "code", "code_length",
 CONTRACT_DEFAULTS = dict(acc_bits=fx.DEFAULT_ACC_BITS, overflow=fx.DEFAULT_OVERFLOW, rounding=fx.DEFAULT_ROUNDING,
                          bias_bits=16, per_channel=False)
 SET_KEYS = {"name", "description", "network", "image", "weights", "seed", "synthetic_weight_bits", "profile",
-            "layers", "tiles", "passes", "formats", "jpeg", "split"} | set(CONTRACT_DEFAULTS)
+            "layers", "tiles", "passes", "formats", "jpeg", "split", "weight_decoder"} | set(CONTRACT_DEFAULTS)
 COARSE_BIAS_FRAC = 8                  # coarse synthetic biases: multiples of 2**-8 (see coarse_params)
 
 
@@ -83,6 +84,7 @@ class SetDef:
     bias_bits: int = 16                   # 16 or 32
     per_channel: bool = False             # weight fractional bits per output channel
     split: tuple = ()                 # feature-encoder entries, see refimpl/split/golden.py
+    weight_decoder: tuple = ()        # weight-decoder entries, see refimpl/weights/golden.py
 
 
 def contract_problem(key: str, value):
@@ -168,7 +170,8 @@ def load_set(name_or_path: str) -> SetDef:
                   layers=tuple(doc["layers"]) if "layers" in doc else None, tiles=str(doc.get("tiles", "none")),
                   passes=str(doc.get("passes", "none")),
                   formats=tuple(doc.get("formats", FORMATS)), jpeg=jpeg, base=base, **contract,
-                  split=tuple(dict(s) for s in doc.get("split", [])))
+                  split=tuple(dict(s) for s in doc.get("split", [])),
+                  weight_decoder=tuple(dict(s) for s in doc.get("weight_decoder", [])))
 
 
 def describe_sets() -> list:
@@ -364,7 +367,7 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
     elif sd.synthetic_weight_bits:
         raise RefimplError(f"set {sd.name}: synthetic_weight_bits applies to synthetic weights only")
     else:
-        params = quantize.load_params(_resolve(sd.base, sd.weights), spec)
+        params = wload.load_params(_resolve(sd.base, sd.weights), spec)
         weights_sha256 = file_sha256(_resolve(sd.base, sd.weights))
     for key in CONTRACT_DEFAULTS:             # a SetDef built in code, or changed by the command line
         problem = contract_problem(key, getattr(sd, key))
@@ -424,6 +427,8 @@ def build_set(sd: SetDef, out_dir, force: bool = False, progress=None, warn=None
             layer_docs.append(doc)
         jpeg_docs = [_jpeg_doc(w, j, results, pixels, sd) for j in sd.jpeg]
         extra = dict(split=_split_docs(w, sd, spec, pixels)) if sd.split else {}
+        if sd.weight_decoder:
+            extra["weight_decoder"] = _weight_decoder_docs(w, sd, spec, params)
         manifest = dict(schema=SCHEMA_VERSION, generator=f"refimpl {__version__}", set=sd.name,
                         description=sd.description, network=spec.name, profile=prof.name,
                         image=sd.image, weights=_weights_text(sd),
@@ -460,11 +465,21 @@ PASS_LAYOUT = {
 }
 
 
+def _weight_decoder_docs(w: _Writer, sd: SetDef, spec, params) -> list:
+    """Weight-decoder vectors (refimpl/weights/golden.py) from the set's weights (a bundle's own streams
+    for entries that give no coding)."""
+    from .weights import bundle, golden
+    src = None
+    if sd.weights != "synthetic" and bundle.is_bundle(_resolve(sd.base, sd.weights)):
+        src = bundle.read_file(_resolve(sd.base, sd.weights))
+    return [golden.write(w, e, spec, params, src, f"set {sd.name}") for e in sd.weight_decoder]
+
+
 def _split_docs(w: _Writer, sd: SetDef, spec, pixels) -> list:
     """Feature-encoder vectors (refimpl/split/golden.py): the network quantized as edge and host do."""
     from .split import golden, partition
     params = quantize.synthetic_params(spec, sd.seed) if sd.weights == "synthetic" \
-        else quantize.load_params(_resolve(sd.base, sd.weights), spec)
+        else wload.load_params(_resolve(sd.base, sd.weights), spec)
     qnet = partition.quantize_for_split(spec, params)
     x = quantize.pixels_to_int(pixels, spec)
     return [golden.write(w, s, qnet, x, f"set {sd.name}") for s in sd.split]
