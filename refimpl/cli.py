@@ -243,7 +243,7 @@ def cmd_cost(args) -> int:
         from .plotting import pyplot
         pyplot()                                    # a missing 'plot' extra fails before any work
     spec = networks.get(args.network)
-    streams = _weight_streams(args.weights, spec)
+    streams = _wload().weight_streams(args.weights, spec)
     if args.weights and args.weights != "synthetic" and streams is None:
         from .weights import load as wload
         wload.load_params(args.weights, spec)           # a bad file is still an error
@@ -687,7 +687,7 @@ def cmd_edge(args) -> int:
     print(f"feature encoder on profile {prof.name}: {enc['units']:,} {enc['basis']}, {enc['cycles']:,} cycles, "
           f"{enc['energy_pj'] / 1e3:,.2f} nJ, {enc['latency_s'] * 1e3:.3f} ms at {prof.array.clock_mhz:g} MHz")
     if args.at != partition.INPUT:
-        tot = cost.network_cost(spec, prof, args.at, weight_streams=_weight_streams(args.weights, spec))["total"]
+        tot = cost.network_cost(spec, prof, args.at, weight_streams=_wload().weight_streams(args.weights, spec))["total"]
         print(f"edge inference input..{args.at}: {tot['cycles']:,} cycles, {tot['energy_pj']['total'] / 1e6:,.3f} uJ")
     return 0
 
@@ -877,15 +877,9 @@ def _add_weights(sub):
     wcli.add_parser(sub, _seed)
 
 
-def _weight_streams(weights, spec):
-    """{layer: figures} of a weight bundle for cost.network_cost, or None when ``weights`` is not one."""
-    from .weights import bundle
-    if not weights or not bundle.is_bundle(weights):
-        return None
-    b = bundle.read_file(weights)
-    bundle.check_network(b, spec, weights)
-    bundle.decoded(b, weights)
-    return bundle.cost_figures(b)
+def _wload():
+    from .weights import load
+    return load
 
 
 # ---------------------------------------------------------------- main

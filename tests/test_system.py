@@ -414,3 +414,27 @@ def test_default_stage_cut_follows_the_table():
     assert [(p.label, p.layer) for p in pts][1:6] == [("conv1", "pool1"), ("conv2", "pool2"), ("conv3", "conv3"),
                                                        ("conv4", "conv4"), ("conv5", "conv5")]
     assert [p.layer for p in stages.points(spec)][5] == "pool5"
+
+
+# ---------------------------------------------------------------- --weights BUNDLE (issue 14 point 4)
+def test_system_charges_a_bundles_dram_bytes(capsys):
+    """With the shipped weight bundle, the DRAM-weight energy up to a cut is the bundle's
+    per-layer stream bytes at 640 pJ per 32-bit access (160 pJ a byte, [paper]); each tile's
+    share is rounded up to whole bytes, so at most one byte a tile more."""
+    from refimpl.weights import bundle
+    path = str(resources.files("refimpl") / "data" / "alexnet-cifar-w1.rfwb")
+    stored = {e.name: e.code.dram_bytes for e in bundle.read_file(path).layers}
+    main(["system", "--network", "alexnet-cifar", "--ratios", "paper", "--codec", "jpeg",
+          "--weights", path, "--format", "json"])
+    recs = {r["point"]: r for r in json.loads(capsys.readouterr().out)["scenarios"]["jpeg"]["records"]}
+    tiles = cost.network_cost(networks.get("alexnet-cifar"), load_profile("paper-28nm"), "conv3")["total"]["tiles"]
+    want = stored["conv1"] + stored["conv2"] + stored["conv3"]
+    got = recs["conv3"]["energy_dram_weights_j"] / 160e-12
+    assert want <= got + 1e-6 and got <= want + tiles, (got, want, tiles)
+
+
+def test_system_weights_must_be_a_bundle(capsys):
+    assert main(["system", "--network", "alexnet-cifar", "--ratios", "paper",
+                 "--weights", str(resources.files("refimpl") / "data" / "alexnet-cifar.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes a weight bundle" in err[0]

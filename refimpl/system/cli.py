@@ -11,6 +11,7 @@ from .. import networks, plotting
 from ..errors import RefimplError, check_choice
 from ..fileio import atomic_dir
 from ..profile import load_profile
+from ..weights import load as wload
 from . import fit, links, pipeline, plots, ratios, report, stages, sweep
 
 INDEX = "refimpl-system.json"          # the file list of a folder this command wrote
@@ -42,6 +43,9 @@ def add_parser(sub):
                    help="feature codecs of the partitions, comma list (default all four)")
     p.add_argument("--points", default=None,
                    help="cut layers, comma list (default: the network's stages); host-only and edge-only always")
+    p.add_argument("--weights", default=None, metavar="BUNDLE",
+                   help="a weight bundle (refimpl weights compress): the edge moves its real per-layer DRAM bytes "
+                        "and pays the weight decoder (default: the profile's weight_compression)")
     p.add_argument("--format", default="table", help="table, csv or json (default table)")
     p.add_argument("--plot", default=None, metavar="DIR", help="write PNG plots into DIR (needs the 'plot' extra)")
     p.add_argument("--show-ratios", action="store_true", help="print the ratio table used (CSV) and stop")
@@ -101,8 +105,22 @@ def _write_folder(path, files: dict, force: bool, pngs=None):
     return names
 
 
+def _cost_options(args, spec) -> dict:
+    """cost.network_cost options from --weights: a bundle's streams, or none."""
+    if not args.weights:
+        return {}
+    streams = wload.weight_streams(args.weights, spec)
+    if streams is None:
+        raise RefimplError(f"--weights {args.weights}: refimpl system takes a weight bundle "
+                           "(refimpl weights compress); float weights do not change the cost")
+    return dict(weight_streams=streams)
+
+
 def run(args) -> int:
     check_choice("format", args.format, FORMATS)
+    if args.weights and (args.fit or args.sweep):
+        raise RefimplError("--weights applies to the per-point table (the sweep and the fit model the paper's "
+                           "networks with the profile's weight_compression)")
     if args.fit:
         return _fit()
     if args.sweep:
@@ -125,7 +143,7 @@ def run(args) -> int:
     pts = stages.points(spec, cuts, pipeline.table_layers(table))
     if args.plot:
         plotting.pyplot()                       # the extra is there before anything is computed or written
-    edge = pipeline.edge_costs(spec, prof)
+    edge = pipeline.edge_costs(spec, prof, **_cost_options(args, spec))
     runs = {}
     for c in codecs:
         recs = pipeline.sweep_points(spec, prof, link, table, c, pts, edge)

@@ -37,3 +37,15 @@ def resolve(spec: NetworkSpec, weights: str | None, seed: int = 0, until: str | 
         calib = trained.calibration_set(spec)["pixels"] if trained.has_shipped(spec) else None
         return params, describe(b, weights), calib
     return trained.resolve(spec, weights, seed, until=until)
+
+
+def weight_streams(weights, spec: NetworkSpec) -> dict | None:
+    """{layer: figures} of a weight bundle for cost.network_cost(weight_streams=...), or None
+    when ``weights`` is not one (nothing, 'synthetic', an .npz or .onnx: float weights do not
+    change the cost).  The bundle must be the network's and decode cleanly."""
+    if not weights or weights == trained.SYNTHETIC or not bundle.is_bundle(weights):
+        return None
+    b = bundle.read_file(weights)
+    bundle.check_network(b, spec, weights)
+    bundle.decoded(b, weights)
+    return bundle.cost_figures(b)
