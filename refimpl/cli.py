@@ -754,6 +754,12 @@ def cmd_features(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- paper experiments (refimpl.experiments)
+def _add_experiment(sub):
+    from .experiments import cli as experiments_cli
+    experiments_cli.add_parser(sub)
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="refimpl", description="Bit-exact reference model of an edge DNN inference engine: "
@@ -769,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host(sub)
     _add_features(sub)
     _add_eval(sub)
+    _add_experiment(sub)
     return ap
 
 
