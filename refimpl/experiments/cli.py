@@ -184,9 +184,11 @@ def cmd(args) -> int:
         rep = inputjpeg.run(ctx, st, qfs or inputjpeg.QFS, bar, _log)
         store.write_csv(out / f"{name}.csv", inputjpeg.CSV_HEAD, inputjpeg.csv_rows(rep))
         plot, extra = plots.input_jpeg, None
-    rep["seconds"] = round(time.time() - t0, 1)
+    rep["seconds_this_run"] = round(time.time() - t0, 1)
+    rep["points_measured_this_run"] = st.measured      # the others came from the store (earlier runs)
     store.write_json(out / f"{name}.json", rep)
-    _log(f"wrote {out / (name + '.csv')} and .json ({rep['seconds']:.0f} s)")
+    _log(f"wrote {out / (name + '.csv')} and .json ({rep['seconds_this_run']:.0f} s, "
+         f"{st.measured} points measured, the rest from {st.path})")
     _plot(args, plot, rep, out / f"{name}.png", extra)
     if args.name in ("compression", "input") and not ctx.quick and args.images is None:
         write_ratio_table(out)

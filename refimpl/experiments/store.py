@@ -29,6 +29,7 @@ class Store:
     def __init__(self, path):
         self.path = Path(path)
         self.items = {}
+        self.measured = 0                             # points measured (put) by this process
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -50,6 +51,7 @@ class Store:
 
     def put(self, key: str, value):
         self.items[key] = value
+        self.measured += 1
         line = (json.dumps(dict(key=key, value=value)) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
