@@ -25,7 +25,7 @@ def sparsity(rep, path):
     ax2.set_ylim(0, 105)
     ax.set_xticks(list(x), names, rotation=45)
     ax.set_xlabel("layer whose output is coded")
-    fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.88))
+    fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.88), ncol=2)
     ax.set_title(_title(rep, "Fig. 4a: entropy and non-zero ratio of the features"))
     save_figure(fig, path)
 
