@@ -67,7 +67,7 @@ def qf_sweep(rep, path, others=()):
     ax2 = ax.twinx()
     curves = [rep] + [o for o in others if o and o.get("layer") == rep["layer"]]
     for c, style in zip(curves, ("-", "--", ":", "-.")):
-        tag = "shipped" if c["weights"].startswith("trained weights") else c["weights"]
+        tag = "shipped" if c["weights"].startswith("trained weights") else c["weights"].split("/")[-1]
         qf = [p["qf"] for p in c["points"]]
         ax.plot(qf, [p["ratio"] for p in c["points"]], "o" + style, color="tab:blue", ms=3, label=f"ratio ({tag})")
         ax2.plot(qf, [p["loss_pp"] for p in c["points"]], "s" + style, color="tab:red", ms=3, label=f"loss ({tag})")
@@ -76,7 +76,7 @@ def qf_sweep(rep, path, others=()):
     ax.set_ylabel("compression ratio (x)", color="tab:blue")
     ax2.set_ylabel("top-1 accuracy loss (percentage points)", color="tab:red")
     ax.grid(True, alpha=0.3)
-    fig.legend(loc="upper center", fontsize=7, ncol=2, bbox_to_anchor=(0.5, 0.88))
+    fig.legend(loc="center right", fontsize=7, bbox_to_anchor=(0.86, 0.6))
     ax.set_title(_title(rep, f"Fig. 5b: {rep['layer']} features, {rep['mapping']}/{rep['mosaic']}"))
     save_figure(fig, path)
 
