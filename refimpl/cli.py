@@ -882,6 +882,12 @@ def _wload():
     return load
 
 
+# ---------------------------------------------------------------- paper experiments (refimpl.experiments)
+def _add_experiment(sub):
+    from .experiments import cli as experiments_cli
+    experiments_cli.add_parser(sub)
+
+
 # ---------------------------------------------------------------- main
 # ---------------------------------------------------------------- adapt (issue 16; refimpl/adapt/cli.py)
 def _add_adapt(sub):
@@ -908,6 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_onnx(sub)
     _add_adapt(sub)
     _add_weights(sub)
+    _add_experiment(sub)
     return ap
 
 

@@ -7,8 +7,8 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "train", "image", "fixedpoint", "quantize",
          "interop", "trained", "kernels", "engine", "schedule", "cost", "tiled", "array", "jpeg", "features",
-         "evaluate", "split", "weights", "wordfile", "manifest", "dump", "plotting", "charts", "report", "system",
-         "adapt", "vectors", "compare", "scoreboard", "cli", "__main__", "__init__", "sets"]
+         "evaluate", "split", "weights", "wordfile", "manifest", "dump", "plotting", "charts", "experiments", "report",
+         "system", "adapt", "vectors", "compare", "scoreboard", "cli", "__main__", "__init__", "sets"]
 
 
 def rank(name: str) -> int:
