@@ -7,7 +7,8 @@ PKG = Path(__file__).resolve().parents[1] / "refimpl"
 # network spec -> quantization -> engine -> encoding -> vectors and reports -> cli
 ORDER = ["errors", "fileio", "spec", "networks", "profile", "layout", "train", "image", "fixedpoint", "quantize",
          "trained", "kernels", "engine", "schedule", "cost", "tiled", "jpeg", "features", "evaluate", "split",
-         "wordfile", "manifest", "dump", "plotting", "report", "vectors", "compare", "cli", "__main__", "__init__", "sets"]
+         "wordfile", "manifest", "dump", "plotting", "report", "experiments", "vectors", "compare", "cli",
+         "__main__", "__init__", "sets"]
 
 
 def rank(name: str) -> int:
