@@ -199,6 +199,11 @@ def test_resume_from_checkpoint_is_bit_exact(setup, tmp_path):
     assert rec3 == rec and done == 1 and log == [{"epoch": 1}]
     ft.train_epoch(rec3, setup["qnet"], setup["hspec"], p3, v3, maps, lab, 1, r3)
     assert all(p1[k].tobytes() == p3[k].tobytes() for k in p1)
+    ft.save_checkpoint(tmp_path / "epoch-002.npz", rec3, p3, v3, r3, 2, log)
+    got = ft.export(tmp_path / "epoch-002.npz", tmp_path / "w.npz")
+    assert got["epochs_done"] == 2
+    with np.load(tmp_path / "w.npz") as f:
+        assert all(f[k].tobytes() == p1[k].tobytes() for k in p1)
 
 
 def test_a_training_checkpoint_is_refused_clearly(setup, tmp_path):

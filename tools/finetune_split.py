@@ -13,6 +13,8 @@ writes <out>/<network>-ft-<at>.npz (the whole network) and finetune-log.json.
 ``eval`` measures the bit-exact split pipeline on the 10,000 test images at each
 QF for the shipped ('base') and/or the fine-tuned weights and, once both are
 measured, writes finetune-eval.csv/.json with the 1%-loss operating points.
+``export --ckpt CKPT`` writes the whole network from one checkpoint's host
+weights (to --finetuned, default <out>/alexnet-cifar-ft-<at>.npz).
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def qf_list(items) -> list:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("train", "eval"))
+    p.add_argument("what", choices=("train", "eval", "export"))
     p.add_argument("--data", default=None, help="CIFAR-10 JPEG zip (default $REFIMPL_CIFAR_ZIP)")
     p.add_argument("--cache", default=None, help="cache folder for decoded CIFAR and edge maps")
     p.add_argument("--out", default="finetune", help="output folder (default ./finetune)")
@@ -53,12 +55,18 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=None, help="starting weights (default: shipped)")
     p.add_argument("--which", nargs="+", default=["base", "finetuned"], choices=("base", "finetuned"))
     p.add_argument("--finetuned", default=None, help="fine-tuned weights for eval (default <out>/alexnet-cifar-ft-<at>.npz)")
+    p.add_argument("--ckpt", default=None, help="export: the checkpoint whose host weights to write")
     p.add_argument("--qfs", nargs="+", default=["5:95:5"], help="QFs for eval: Q or LO:HI:STEP (default 5:95:5)")
     a = p.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)   # noqa: E731
     if a.what == "train":
         s = finetune.run(a.data, a.cache, a.out, at=a.at, qf_band=tuple(a.qf_band), epochs=a.epochs, seed=a.seed,
                          weights=a.weights, log=log, peak_lr=a.peak_lr)
+    elif a.what == "export":
+        if not a.ckpt:
+            raise RefimplError("export needs --ckpt CHECKPOINT")
+        path = Path(a.finetuned or Path(a.out) / f"alexnet-cifar-ft-{a.at}.npz")
+        s = finetune.export(a.ckpt, path, a.weights)
     else:
         ft = a.finetuned or str(Path(a.out) / f"alexnet-cifar-ft-{a.at}.npz")
         weights = {"base": a.weights, "finetuned": ft}

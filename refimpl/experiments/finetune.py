@@ -282,6 +282,19 @@ def write_weights(path: Path, base: dict, host: dict):
     atomic_write(path, buf.getvalue())
 
 
+def export(ckpt, path, weights=None) -> dict:
+    """The whole network from a checkpoint's host weights and the starting weights
+    (None: shipped), edge identity checked; returns what was written."""
+    recipe, params, _, _, done, log = load_checkpoint(ckpt)
+    spec = get(recipe.network)
+    base, desc, calib = trained.resolve(spec, weights)
+    if sorted(params) != sorted(host_keys(spec, recipe.at)):
+        raise RefimplError(f"{ckpt}: holds {sorted(params)}, the host after {recipe.at} is {host_keys(spec, recipe.at)}")
+    write_weights(Path(path), base, params)
+    check_edge_identical(spec, base, quantize.load_params(path, spec), calib, recipe.at)
+    return dict(weights_file=str(path), start_weights=desc, epochs_done=done, recipe=recipe.as_dict(), epochs=log)
+
+
 # ---------------------------------------------------------------- evaluation on cached test maps
 def evaluate_qfs(qnets: dict, fmaps: np.ndarray, labels: np.ndarray, at: str, qfs, mapping: str = "shift",
                  mosaic: str = "packed", progress=None) -> list:
