@@ -2,7 +2,7 @@
 """Split fine-tuning of alexnet-cifar's host partition on JPEG-coded features (issue 13).
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python tools/finetune_split.py train \\
-        --data ZIP --cache /work/cache/cifar --out ft --at conv5 --qf-band 15 30 --epochs 16
+        --data ZIP --cache /work/cache/cifar --out ft --at conv5 --qf-band 15 30 --epochs 10
     python tools/finetune_split.py eval --data ZIP --cache /work/cache/cifar --out ft \\
         --which base finetuned --qfs 5:95:5 12:28:1
 
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="finetune", help="output folder (default ./finetune)")
     p.add_argument("--at", default="conv5", help="partition layer (default conv5)")
     p.add_argument("--qf-band", nargs=2, type=int, default=(15, 30), metavar=("LO", "HI"))
-    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--peak-lr", type=float, default=finetune.Recipe.peak_lr)
     p.add_argument("--weights", default=None, help="starting weights (default: shipped)")

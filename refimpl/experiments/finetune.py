@@ -59,7 +59,7 @@ class Recipe:
     qf_band: tuple = (15, 30)      # inclusive integer QF band, one uniform draw per map per epoch
     mapping: str = "shift"         # the codec options of `refimpl eval --codec jpeg` (its defaults)
     mosaic: str = "packed"
-    epochs: int = 12
+    epochs: int = 10
     batch: int = 128
     peak_lr: float = 0.002         # one-cycle; a tenth of the from-scratch recipe's 0.02
     warmup: float = 0.15
@@ -336,7 +336,7 @@ def operating_point(rows: list, weights: str, baseline_pct: float, loss_pp: floa
 
 
 # ---------------------------------------------------------------- the experiment
-def run(data_zip=None, cache_dir=None, out_dir="finetune", at: str = "conv5", qf_band=(15, 30), epochs: int = 12,
+def run(data_zip=None, cache_dir=None, out_dir="finetune", at: str = "conv5", qf_band=(15, 30), epochs: int = 10,
         seed: int = 0, weights=None, eval_qfs=None, eval_every: int = 5, log=print, **recipe_options) -> dict:
     """Fine-tune the host after ``at`` on JPEG-coded maps; resumable; returns the summary.
 
