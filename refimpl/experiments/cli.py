@@ -55,13 +55,19 @@ def add_parser(sub):
     p.add_argument("--layers", help="comma-separated partition layers (sparsity: every split point; "
                                     "compression: input,conv1,pool1,conv2,pool2,conv3,conv4,conv5,pool5,fc6,fc7)")
     p.add_argument("--at", default="conv5", help="qf-sweep: the partition layer (default conv5)")
-    p.add_argument("--qf", help="qf-sweep and input: QF list or range (default 5..95:5)")
+    p.add_argument("--qf", help="qf-sweep and input: QF list or range (default 5..95:5); finetune: the QFs of "
+                                "its before/after test evaluation (default: none)")
     p.add_argument("--mapping", default="shift", help="qf-sweep: 8-bit mapping, shift (default) or minmax")
     p.add_argument("--mosaic", default="packed", help="qf-sweep: packed (default) or aligned")
     p.add_argument("--host", default="fixed", help="host mode: fixed (default, bit-exact engine) or float")
     p.add_argument("--val-size", type=int, default=None, help="validation images drawn from the training split "
                                                               "(default 2,000)")
     p.add_argument("--val-seed", type=int, default=None, help="seed of that draw (default 13)")
+    p.add_argument("--epochs", type=int, default=10, help="finetune: epochs of the recipe (default 10; the "
+                                                          "shipped weights are its epoch-6 checkpoint)")
+    p.add_argument("--qf-band", help="finetune: QFs drawn uniformly per map and epoch, LO..HI (default 15..30)")
+    p.add_argument("--seed", type=int, default=0, help="finetune: seed of the QF draws, shuffles and dropout "
+                                                      "(default 0)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG even when matplotlib is installed")
     p.set_defaults(func=cmd)
     return p
@@ -118,16 +124,17 @@ def write_ratio_table(out: Path):
 def cmd(args) -> int:
     check_choice("experiment", args.name, EXPERIMENTS)
     if args.name == "finetune":
-        # MERGE: split fine-tuning is helper H's refimpl/experiments/finetune.py (written in
-        # parallel); the keywords below are those of H's run() as read on 1 Dec 11:59 UTC --
-        # the lead checks them against H's final signature (and H's own options) at merge.
+        from . import finetune
+        lo, sep, hi = (args.qf_band or "15..30").partition("..")
         try:
-            from . import finetune
-        except ImportError:
-            raise RefimplError("experiment 'finetune' is not in this build (refimpl/experiments/finetune.py, "
-                               "split fine-tuning, is missing)") from None
-        finetune.run(data_zip=args.data, cache_dir=args.cache, out_dir=args.out, at=args.at, weights=args.weights,
-                     log=_log)
+            band = (int(lo), int(hi)) if sep else None
+        except ValueError:
+            band = None
+        if band is None:
+            raise RefimplError(f"--qf-band '{args.qf_band}': expected LO..HI, e.g. 15..30")
+        finetune.run(data_zip=args.data, cache_dir=args.cache, out_dir=args.out, at=args.at, qf_band=band,
+                     epochs=args.epochs, seed=args.seed, weights=args.weights,
+                     eval_qfs=_qf_list(args.qf) if args.qf else None, log=_log)
         return 0
     from . import compression, context, inputjpeg, plots, qfsweep, sparsity, store
     from .. import networks
