@@ -109,15 +109,6 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert r.stdout == ""
 
 
-def test_finetune_without_its_module_says_so():
-    from importlib.util import find_spec
-    if find_spec("refimpl.experiments.finetune") is not None:
-        pytest.skip("refimpl/experiments/finetune.py is present")
-    r = _cli("experiment", "finetune")
-    assert r.returncode == 2 and "experiment 'finetune' is not in this build" in r.stderr
-    assert r.stderr.count("\n") == 1
-
-
 # ---------------------------------------------------------------- --quick runs on CIFAR-10
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
