@@ -1,5 +1,6 @@
 """System model (refimpl/system/): a two-layer toy network and a link computed by hand,
 the pipeline's stage switch, energy additivity, links, ratio tables, the fitted profile, the CLI."""
+import csv
 import json
 import math
 import sys
@@ -302,9 +303,37 @@ def test_paper_table_of_alexnet():
 
 def test_measured_table_missing_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(ratios, "measured_path", lambda: tmp_path / "none.csv")
-    with pytest.raises(RefimplError, match="no measured ratio table yet"):
+    with pytest.raises(RefimplError, match="measured ratio table missing"):
         ratios.read_measured()
     assert ratios.read_measured(required=False) is None
+    with pytest.raises(RefimplError, match="measured ratio table missing"):      # the paper table borrows from it
+        ratios.paper_table(networks.get("alexnet"))
+
+
+def test_paper_table_borrows_the_measured_stage():
+    """Every row the paper does not state is alexnet-cifar's measured row of the same stage (its cut layer,
+    pool1 for stage s1 ...), read here straight from the shipped CSV with the csv module."""
+    with open(ratios.measured_path(), newline="") as f:
+        csv_rows = {(r["layer"], r["codec"]): r for r in csv.DictReader(f)}
+    cifar_cut = {"s1": "pool1", "s2": "pool2", "s3": "conv3", "s4": "conv4", "s5": "pool5", "fc6": "fc6", "fc7": "fc7"}
+    for net in ("alexnet", "vgg16", "resnet50"):
+        spec = networks.get(net)
+        got = {(r.layer, r.codec): r for r in ratios.paper_table(spec).rows}
+        for p in stages.points(spec):
+            if p.kind != "partition":
+                continue
+            for codec in ("lossless", "jpeg"):
+                if p.stage == "s5" and codec == "jpeg":
+                    assert got[(p.layer, codec)].ratio == 28.0 and got[(p.layer, codec)].top1_pct is None
+                    continue
+                want = csv_rows[(cifar_cut[p.stage], codec)]
+                row = got[(p.layer, codec)]
+                assert row.ratio == float(want["ratio"]) and row.top1_pct == float(want["top1_pct"])
+                assert row.origin.startswith(f"alexnet-cifar {cifar_cut[p.stage]} {codec}") and "measured" in row.origin
+    alex = {(r.layer, r.codec): r for r in ratios.paper_table(networks.get("alexnet")).rows}
+    assert alex[("pool1", "jpeg")].ratio == 19.7274 and alex[("pool1", "jpeg")].top1_pct == 76.47
+    assert "q25" in alex[("pool1", "jpeg")].origin
+    assert not any("README" in r.origin for r in alex.values())
 
 
 def test_cut_inside_a_residual_block_is_refused():
@@ -368,7 +397,7 @@ def test_cli_bad_input_is_one_line(capsys, tmp_path, monkeypatch):
     assert "--sweep needs --out" in _err(capsys, ["system", "--sweep"])
     assert "no such ratio table" in _err(capsys, ["system", "--ratios", str(tmp_path / "none.csv")])
     monkeypatch.setattr(ratios, "measured_path", lambda: tmp_path / "none.csv")
-    assert "no measured ratio table yet" in _err(capsys, ["system", "--network", "alexnet-cifar"])
+    assert "measured ratio table missing" in _err(capsys, ["system", "--network", "alexnet-cifar"])
     link = tmp_path / "l.toml"
     link.write_text('name="x"\ndescription=""\nsource=""\nrate_mbps=0.0\npower_mw=1')
     assert "key 'rate_mbps' must be > 0" in _err(capsys, ["system", "--link", str(link)])

@@ -11,7 +11,7 @@ quality factor.  Per frame it costs (from the system model, ``refimpl/system``):
   top1_loss_pts                       its expected loss against the unsplit model (points of top-1)
 
 The controller works on the loss, which every row has even where no top-1 was
-measured (the ``paper`` ratio table of a network with synthetic weights):
+measured (the paper's own rows of the ``paper`` ratio table: input, conv5 stage):
 ``raw``, ``lossless`` and edge-only ``top5`` are exact (loss 0: a lossless
 split is bit-identical to the unsplit run, README "Partitioned inference");
 a ``jpeg`` or ``jpeg-ft`` row without a QF is, by the ratio table's

@@ -41,15 +41,6 @@ PAPER_INPUT_JPEG = 15.0         # section 4.2: "even with 15x compression of the
 PAPER_CONV5_JPEG = 28.0         # sections 1 and 3.3: conv5 features "by 28x with 1% accuracy loss"
 PAPER_FT_GAIN = 1.11            # section 3.3: fine tuning "further enhances the compression ratio by 11%"
 
-# Until the measured alexnet-cifar table exists: the project's measurements printed in the README
-# (section "Trained model": conv5 of the trained alexnet-cifar on the 10,000 test images; section
-# "Partitioned inference": alexnet with SYNTHETIC weights, 4 pictures, JPEG at QF 30, not at 1 % loss)
-README_TRAINED_CONV5 = {"lossless": (4.56, 77.80), "jpeg": (23.0, 77.07)}       # ratio, top-1 %
-README_SYNTHETIC = {    # alexnet cut layer -> (lossless ratio, jpeg q30 ratio), README "Measured" table
-    "pool1": (2.35, 18.32), "pool2": (1.92, 16.53), "conv3": (1.93, 17.35), "conv4": (2.20, 28.64),
-    "pool5": (1.74, 18.16), "fc6": (1.85, 12.01), "fc7": (1.83, 12.16)}
-
-
 @dataclass(frozen=True)
 class Row:
     layer: str
@@ -152,8 +143,8 @@ def read_measured(required: bool = True) -> Table | None:
     if not p.is_file():
         if not required:
             return None
-        raise RefimplError(f"{p}: no measured ratio table yet (written by the accuracy experiments, "
-                           "refimpl experiment); use --ratios paper or --ratios FILE")
+        raise RefimplError(f"{p}: measured ratio table missing (it ships with refimpl, written by "
+                           "refimpl experiment; the paper table needs it too); reinstall refimpl or use --ratios FILE")
     return read_table(p)
 
 
@@ -199,9 +190,9 @@ def resolve(spec: NetworkSpec, table: Table, row: Row) -> Row:
 
 
 # ---------------------------------------------------------------- the paper table
-def _borrow(measured: Table | None, stage: str, codec: str):
+def _borrow(measured: Table, stage: str, codec: str):
     """(ratio, top1, origin) of alexnet-cifar's stage ``stage`` for ``codec``, or None."""
-    if measured is None or not stage:
+    if not stage:
         return None
     cifar = {key: (lab, cut) for lab, cut, key in stages.STAGES["alexnet-cifar"]}
     if stage not in cifar:
@@ -211,36 +202,23 @@ def _borrow(measured: Table | None, stage: str, codec: str):
     for layer in dict.fromkeys((cut, label)):
         found = measured.find(layer, codec)
         if len(found) == 1:
-            r = resolve(net, measured, found[0])
-            return r.ratio, r.top1_pct, f"alexnet-cifar {layer} {codec} ({r.origin})"
-        if len(found) > 1:
-            best = pick_jpeg(net, measured, found)
-            return best.ratio, best.top1_pct, f"alexnet-cifar {layer} {codec} q{best.qf} ({best.origin})"
-    return None
-
-
-def _readme(point_layer: str, stage: str, codec: str):
-    """(ratio, top1, origin) from the README's recorded measurements (until the measured table exists)."""
-    if stage == "s5" and codec in README_TRAINED_CONV5:
-        ratio, top1 = README_TRAINED_CONV5[codec]
-        return ratio, None, (f"README 'Trained model': alexnet-cifar conv5 {codec}" +
-                             (" q30" if codec == "jpeg" else "") + f", 10k test images, top-1 {top1} % "
-                             "(the conv5 map, before pool5)")
-    alex = {key: cut for _, cut, key in stages.STAGES["alexnet"]}
-    layer = alex.get(stage)
-    if layer in README_SYNTHETIC and codec in ("lossless", "jpeg"):
-        ratio = README_SYNTHETIC[layer][0 if codec == "lossless" else 1]
-        return ratio, None, (f"README 'Partitioned inference': alexnet {layer} {codec}"
-                             + (" q30" if codec == "jpeg" else "") + ", SYNTHETIC weights, 4 pictures "
-                             "(not trained; not at 1 % loss)")
+            found = [resolve(net, measured, found[0])]
+        elif len(found) > 1:
+            found = [pick_jpeg(net, measured, found)]
+        if found:
+            r = found[0]
+            return r.ratio, r.top1_pct, (f"alexnet-cifar {layer} {codec}" + (f" q{r.qf}" if r.qf is not None else "")
+                                         + f" ({r.origin})")
     return None
 
 
 def paper_table(spec: NetworkSpec, measured: Table | None = None) -> Table:
     """The ``paper`` table of a shipped network: raw rows exact (16-bit words + header); the input
     picture at 15x (jpeg); the conv5 stage at 28x (jpeg) and 28 x 1.11 (jpeg-ft); every other
-    lossless/jpeg entry borrowed from alexnet-cifar's stage with the same key (``measured``, else the
-    README's recorded measurements), each row with its origin."""
+    lossless/jpeg entry borrowed from alexnet-cifar's stage with the same key (``measured``, default the
+    shipped measured table: ratio and its measured top-1 on the 10,000 test images), each row with its
+    origin.  The measured table missing is one line (read_measured)."""
+    measured = measured if measured is not None else read_measured()
     rows = []
     for p in stages.points(spec):
         if p.kind == "edge-only":
@@ -263,15 +241,13 @@ def paper_table(spec: NetworkSpec, measured: Table | None = None) -> Table:
                 continue
             if codec == "jpeg-ft":
                 continue                    # fine-tuning figures exist for the conv5 stage only
-            got = _borrow(measured, p.stage, codec) or _readme(p.layer, p.stage, codec)
+            got = _borrow(measured, p.stage, codec)
             if got is None:
                 continue
             ratio, top1, origin = got
-            rows.append(Row(p.layer, codec, None, None, ratio, top1, f"{origin}, ratio of the same stage"
+            rows.append(Row(p.layer, codec, None, None, ratio, top1, f"{origin}, ratio and top-1 of the same stage"
                             if spec.name != "alexnet-cifar" else origin))
-    src = f"paper ({spec.name}" + (", measured alexnet-cifar elsewhere)" if measured else
-                                   ", README measurements elsewhere: the measured table is not there yet)")
-    return Table(tuple(rows), src)
+    return Table(tuple(rows), f"paper ({spec.name}, measured alexnet-cifar elsewhere)")
 
 
 # ---------------------------------------------------------------- choosing a row
