@@ -10,10 +10,10 @@ dumps to DIR/out/rtl/ (so `refimpl compare GOLDEN DIR/out/rtl` reads them).
 Exit status: 0 the tile matches in the model's cycles, 1 it does not, 2 bad input.
 tests/test_cocotb_array.py runs the same simulate() from pytest.
 """
-import argparse
 import sys
-import tempfile
 from pathlib import Path
+
+import bench_runner
 
 HERE = Path(__file__).resolve().parent
 RTL = [HERE.parent / "array_ctrl.v", HERE.parent / "array_os.v"]
@@ -22,54 +22,21 @@ FAULTS = {"stuck": "FAULT_STUCK", "skew": "FAULT_SKEW"}
 
 
 def simulate(golden, layer: str, index: int, work, defines=None, waves: bool = False, log: bool = False) -> Path:
-    """Build and run one tile; the results XML (cocotb_tools.runner; under pytest a failed
-    test raises SystemExit).  Outputs in ``work``/out; ``log``: the tools' output goes to
-    ``work``/build.log and ``work``/sim.log instead of stdout."""
-    from cocotb_tools.runner import get_runner
-
+    """Build and run one tile (bench_runner.simulate); the results XML."""
     from refimpl.scoreboard import load_array_tile
 
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))                # the runner passes sys.path to the simulator's Python
     tile = load_array_tile(golden, layer, index)
-    work = Path(work)
-    runner = get_runner("icarus")
-    runner.build(sources=RTL, hdl_toplevel="array_ctrl", parameters=tile.parameters, defines=defines or {},
-                 build_dir=work / "build", always=True, timescale=("1ns", "1ps"), waves=waves,
-                 log_file=work / "build.log" if log else None)
-    return runner.test(hdl_toplevel="array_ctrl", test_module="test_array", test_dir=work / "run", waves=waves,
-                       log_file=work / "sim.log" if log else None,
-                       extra_env={"REFIMPL_GOLDEN": str(Path(golden).resolve()), "REFIMPL_TILE": f"{layer}/{index}",
-                                  "REFIMPL_OUT": str((work / "out").resolve())})
+    return bench_runner.simulate(sources=RTL, toplevel="array_ctrl", test_module="test_array",
+                                 parameters=tile.parameters, golden=golden, tile=f"{layer}/{index}", work=work,
+                                 defines=defines,
+                                 waves=waves, log=log)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="run_array.py")
-    ap.add_argument("golden", help="golden set folder (refimpl golden --set NAME --passes all --out DIR)")
-    ap.add_argument("tile", metavar="LAYER/INDEX", help="a first input-channel chunk, e.g. conv1/0")
-    ap.add_argument("--fault", choices=sorted(FAULTS), help="build a deliberate bug of array_os.v")
-    ap.add_argument("--out", help="work folder, kept: build.log, sim.log, out/ (default: a temporary one)")
-    ap.add_argument("--waves", action="store_true", help="dump waveforms (FST) in the work folder")
-    args = ap.parse_args(argv)
-    from cocotb_tools.check_results import get_results
-
-    from refimpl.errors import RefimplError
-    layer, _, index = args.tile.partition("/")
-    if not index.isdigit():
-        print(f"run_array: error: tile {args.tile!r} is not LAYER/INDEX", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(args.out or tmp)
-        try:
-            xml = simulate(args.golden, layer, int(index), work, {FAULTS[args.fault]: 1} if args.fault else {},
-                           args.waves, log=True)
-        except RefimplError as exc:
-            print(f"run_array: error: {exc}", file=sys.stderr)
-            return 2
-        report = work / "out" / "scoreboard.txt"
-        print(report.read_text() if report.exists() else "run_array: no scoreboard report", end="")
-        _, failed = get_results(Path(xml))
-    return 1 if failed else 0
+    return bench_runner.main(argv, prog="run_array", doc=__doc__,
+                             golden_help="golden set folder (refimpl golden --set NAME --passes all --out DIR)",
+                             tile_help="a first input-channel chunk, e.g. conv1/0", faults=FAULTS,
+                             fault_help="build a deliberate bug of array_os.v", simulate_tile=simulate)
 
 
 if __name__ == "__main__":
