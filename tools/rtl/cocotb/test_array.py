@@ -31,33 +31,12 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
+from buses import lanes, pack
 from refimpl.scoreboard import Scoreboard, load_array_tile
 
 PERIOD_NS = 10          # any period works: one clock domain, cycles counted from sim time
 SHIFT_BITS = 8          # array_ctrl.v SB: signed shift words
 WORD_BITS = 16          # array_ctrl.v: operands and outputs are int16
-
-
-def pack(words, bits: int) -> int:
-    """Lane i's word at [bits*i +: bits] (two's complement)."""
-    mask, v = (1 << bits) - 1, 0
-    for i, w in enumerate(words):
-        v |= (int(w) & mask) << (bits * i)
-    return v
-
-
-def lanes(value, n: int, bits: int) -> list:
-    """A packed bus value -> n signed lane words, None where a lane holds X/Z."""
-    s = str(value)                                   # MSB first: lane n-1 .. lane 0
-    out = []
-    for i in range(n):
-        chunk = s[len(s) - bits * (i + 1): len(s) - bits * i]
-        if set(chunk) - {"0", "1"}:
-            out.append(None)
-        else:
-            w = int(chunk, 2)
-            out.append(w - (1 << bits) if w >> (bits - 1) else w)
-    return out
 
 
 def block_words(values, block: int, rows: int, m: int, bits: int) -> int:

@@ -24,33 +24,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 
+from buses import lanes, pack
 from refimpl.scoreboard import Scoreboard, load_tile
 
 PERIOD_NS = 10          # any period works: the design is one clock domain, checked cycle-free
 SHIFT_BITS = 8          # mac_tile.v SHIFT_BITS: signed per-lane shift words
 WORD_BITS = 16          # mac_tile.v WORD_BITS: activations, weights, outputs
-
-
-def pack(words, bits: int) -> int:
-    """Lane i's word at [bits*i +: bits] (two's complement)."""
-    mask, v = (1 << bits) - 1, 0
-    for i, w in enumerate(words):
-        v |= (int(w) & mask) << (bits * i)
-    return v
-
-
-def lanes(value, m: int, bits: int) -> list:
-    """A packed bus value -> m signed lane words, None where a lane holds X/Z."""
-    s = str(value)                                   # MSB first: lane m-1 .. lane 0
-    out = []
-    for i in range(m):
-        chunk = s[len(s) - bits * (i + 1): len(s) - bits * i]
-        if set(chunk) - {"0", "1"}:
-            out.append(None)
-        else:
-            w = int(chunk, 2)
-            out.append(w - (1 << bits) if w >> (bits - 1) else w)
-    return out
 
 
 async def memories(dut, tile, p):
