@@ -606,11 +606,12 @@ def _eval_classifier(args, spec, params, qnet):
 
 
 # ---------------------------------------------------------------- partitioned inference (refimpl.split)
-def _split_params(spec, weights, seed):
-    """(params, calibration frames or None) as refimpl.trained resolves --weights (or a weight bundle)."""
+def _split_params(spec, weights, seed, described: bool = False):
+    """(params, calibration frames or None) as refimpl.trained resolves --weights (or a weight bundle);
+    with ``described``, (params, calibration, the weights' description)."""
     from .weights import load as wload
-    params, _, calib = wload.resolve(spec, weights, seed)
-    return params, calib
+    params, desc, calib = wload.resolve(spec, weights, seed)
+    return (params, calib, desc) if described else (params, calib)
 
 
 def _add_weight_flags(p):
@@ -803,13 +804,13 @@ def cmd_features(args) -> int:
     quantize.check_supported(spec)
     paths = analysis.image_paths(args.images) if args.images else [None]
     pixels = np.stack([image.load(p, spec.input_shape) for p in paths])
-    params, calib = _split_params(spec, args.weights, args.seed)
+    params, calib, desc = _split_params(spec, args.weights, args.seed, described=True)
     qnet = partition.quantize_for_split(spec, params, calib)
     rep = analysis.feature_rows(qnet, params, quantize.pixels_to_int(pixels, spec), qfs, mapping=args.mapping,
                                 mosaic=args.mosaic, scan=args.scan, predictor=args.predictor, optimize=args.optimize,
                                 mode=args.mode)
     rep["images"] = [str(p) if p else "embedded default" for p in paths]
-    rep["weights"] = args.weights or f"synthetic seed {args.seed}"
+    rep["weights"] = desc                            # what trained.resolve used (the shipped weights by default)
     if args.plot:                                   # first: a PNG that cannot be written leaves stdout empty
         from . import charts
         charts.write(charts.features_figure(rep), args.plot)

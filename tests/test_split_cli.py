@@ -117,6 +117,8 @@ def test_features_json_and_csv_carry_units(tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["frames"] == 2 and doc["qf"] == [20, 80] and len(doc["images"]) == 2
+    # alexnet-cifar runs on its shipped trained weights by default, and the report says so
+    assert "trained" in doc["weights"] and "alexnet-cifar.npz" in doc["weights"], doc["weights"]
     for key in ("raw_bytes", "entropy_bits", "nonzero", "lossless_bytes", "lossless_ratio", "bytes", "full_bytes",
                 "ratio", "max_err_lsb", "sqnr_db", "top1_agreement"):
         assert key in doc["units"], key
