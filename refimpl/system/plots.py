@@ -22,7 +22,8 @@ def _profiles(rows):
 
 
 def _case_title(case: str) -> str:
-    return {"a": "(a) without encoding (raw features)", "b": "(b) lossy encoding (jpeg at the ratio table's 1 %-loss QF)"}.get(
+    return {"a": "(a) without encoding (raw features)",
+            "b": "(b) lossy encoding (jpeg at the ratio table's 1 %-loss QF)"}.get(
         case, f"feature codec {case}")
 
 
