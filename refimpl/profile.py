@@ -183,24 +183,31 @@ def shipped_profiles() -> list:
     return sorted(p.name[:-5] for p in (resources.files("refimpl") / "profiles").iterdir() if p.name.endswith(".toml"))
 
 
-def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
-    """A shipped profile by name, or a TOML file by path."""
+def read_shipped_toml(name_or_path: str, folder: str, kind: str, shipped_names, unreadable: str) -> tuple:
+    """(TOML document, where) of a shipped ``refimpl/<folder>/<name>.toml`` by name, or of a
+    .toml file by path; one-line RefimplError naming the file or the unknown ``kind`` name
+    (profiles here, links in refimpl/system/links.py)."""
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
-        shipped = resources.files("refimpl") / "profiles" / f"{name_or_path}.toml"
+        shipped = resources.files("refimpl") / folder / f"{name_or_path}.toml"
         if not shipped.is_file():
-            names = shipped_profiles()
-            raise RefimplError(f"unknown profile '{name_or_path}' (shipped: {', '.join(names)}; or give a .toml path)")
-        text, where = shipped.read_text(), f"profile {name_or_path}"
+            raise RefimplError(f"unknown {kind} '{name_or_path}' (shipped: {', '.join(shipped_names())}; "
+                               "or give a .toml path)")
+        text, where = shipped.read_text(), f"{kind} {name_or_path}"
     else:
         try:
             text, where = path.read_text(), str(path)
         except FileNotFoundError:
-            raise RefimplError(f"{path}: no such profile file") from None
+            raise RefimplError(f"{path}: no such {kind} file") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise RefimplError(f"{path}: unreadable profile ({exc})") from None
+            raise RefimplError(f"{path}: unreadable {unreadable} ({exc})") from None
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text), where
     except tomllib.TOMLDecodeError as exc:
         raise RefimplError(f"{where}: not valid TOML ({exc})") from None
+
+
+def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
+    """A shipped profile by name, or a TOML file by path."""
+    doc, where = read_shipped_toml(name_or_path, "profiles", "profile", shipped_profiles, "profile")
     return parse_profile(doc, where)

@@ -13,17 +13,11 @@ line naming the file and the key.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from ..errors import RefimplError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:                                   # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ..profile import read_shipped_toml
 
 DEFAULT_LINK = "redpine-2mbps"          # paper section 4.1: "we use a 2 Mbps mode as a default"
 # accepted ranges: 1 bit/s .. 1 Tbit/s, 1 nW .. 1 kW (finite, positive: every latency and energy stays finite)
@@ -89,24 +83,7 @@ def shipped_links() -> list:
 
 def load_link(name_or_path: str = DEFAULT_LINK) -> Link:
     """A shipped link by name, or a TOML file by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml" and not path.exists():
-        shipped = resources.files("refimpl") / "links" / f"{name_or_path}.toml"
-        if not shipped.is_file():
-            raise RefimplError(f"unknown link '{name_or_path}' (shipped: {', '.join(shipped_links())}; "
-                               "or give a .toml path)")
-        text, where = shipped.read_text(), f"link {name_or_path}"
-    else:
-        try:
-            text, where = path.read_text(), str(path)
-        except FileNotFoundError:
-            raise RefimplError(f"{path}: no such link file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RefimplError(f"{path}: unreadable link file ({exc})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RefimplError(f"{where}: not valid TOML ({exc})") from None
+    doc, where = read_shipped_toml(name_or_path, "links", "link", shipped_links, "link file")
     return parse_link(doc, where)
 
 
