@@ -414,8 +414,15 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
         acc += b.astype(np.float64)[None, :, None]
         y, sat = _requant_f64(acc, ql, ql.weights.shape[0])
         return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(0, sat, y.size)
-    w64, l1 = weights64(qnet, ql)
-    acc, (on, om, op) = accumulate(ql.weights, w64, l1, cols, b, xmax, ql)
+    # Outputs accumulate independently, so W's row blocks (one float64 buffer, as above) give the
+    # same accumulators and the same overflowing outputs as the whole matrix at once.
+    acc = np.empty((1, ql.weights.shape[0], cols.shape[2]), dtype=np.int64)
+    w = ql.weights.reshape(ql.weights.shape[0], -1)
+    over = []
+    for r0, r1, blk in _weight_rows(ql):
+        acc[:, r0:r1], (bn, bm, bp) = accumulate(w[r0:r1], blk, l1[r0:r1], cols, b[r0:r1], xmax, ql)
+        over.append((bn, bm + r0, bp))
+    on, om, op = (np.concatenate(a) for a in zip(*over))
     if ql.overflow == "error" and on.size:
         raise overflow_error(ql, op, om, on, None)           # fc: frames are the GEMM columns
     overflows = on.size

@@ -346,3 +346,34 @@ def test_fc_by_weight_row_blocks(monkeypatch):
     got, stats = engine.fc(x, LayerSpec("f", "fc", 13), ql)
     assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
     assert np.array_equal(engine.weights_l1(None, ql), np.abs(ql.weights.astype(np.int64)).sum(axis=1))
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "wrap", "error"])
+def test_fc_overflow_path_by_weight_row_blocks(monkeypatch, overflow):
+    """The accumulate (overflow) path of fc also takes W a few rows at a time: same outputs,
+    overflow and saturation counts as the direct loop, and under 'error' the first overflowing
+    output in the loop's order, whichever block it falls in."""
+    monkeypatch.setattr(engine, "WEIGHT_BLOCK", 3 * 40)            # 3 rows of 40 per block, 4 blocks
+    rng = np.random.default_rng(11)
+    ql = QLayer(name="f", kind="fc", in_frac=5, out_frac=4, w_frac=12, b_frac=10, acc_bits=32,
+                overflow=overflow, weights=rng.integers(-32768, 32768, (11, 40)).astype(np.int16),
+                bias=rng.integers(-32768, 32768, 11).astype(np.int16))
+    ql.weights[:7] //= 256                                          # first overflow past the first 2 blocks
+    x = rng.integers(-32768, 32768, (2, 40, 1, 1)).astype(np.int16)
+    if overflow == "error":
+        want = None
+        for i, frame in enumerate(x):                               # the loop's first failing frame
+            try:
+                kernels.fc_direct(frame, ql.weights, ql.bias, ql)
+            except RefimplError as exc:
+                want = str(exc).replace("at output", f"at frame {i}, output")
+                break
+        assert want is not None and int(want.rsplit(" ", 1)[1]) >= 6   # outside block 0 and 1
+        with pytest.raises(RefimplError) as got:
+            engine.fc(x, LayerSpec("f", "fc", 11), ql)
+        assert str(got.value) == want
+        return
+    want, over, sat = oracle(kernels.fc_direct, x, ql.weights, ql.bias, ql)
+    assert over > 0                                                 # the case exercises the replay
+    got, stats = engine.fc(x, LayerSpec("f", "fc", 11), ql)
+    assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
