@@ -31,6 +31,7 @@ from .spec import NetworkSpec, layer_shapes
 FRAC_MIN, FRAC_MAX = -8, 24   # keeps every requantization shift within 24 + 24 + 8 = 56 < 62 bits
 ENGINE_KINDS = ("conv", "fc", "maxpool", "lrn")
 CALIBRATION = "calibration"   # qnet.cache key: (id(params), pixels, until, float_forward outputs)
+FLOAT_MAXIMA = "float maxima"  # qnet.cache key: (id(params), {layer: (max |w| scalar or per row, max |b|)})
 CALIBRATION_CACHE_FRAMES = 4  # calibrations of at most this many frames keep their float outputs
 SYNTH_BIAS_STD = 0.1          # synthetic biases ~ N(0, 0.1**2), in output units
 SYNTH_CHUNK = 1 << 18         # normals drawn at a time (1 MB of float32, cache-resident)
@@ -113,21 +114,27 @@ def to_fixed(v, frac, bits: int = fx.WORD_BITS):
     return y.astype(np.int64), count
 
 
-def weights_to_int16(w: np.ndarray, frac) -> np.ndarray:
+def weights_to_int16(w: np.ndarray, frac, w_max=None) -> np.ndarray:
     """to_fixed(w, frac) as int16 (every value fits: frac comes from choose_frac of max|w|,
     or saturates), computed SYNTH_CHUNK values at a time with the same float64
     operations, so without to_fixed's full-size temporaries.
-    w : float64 [Cout, ...]; frac an int or int64 [Cout] (per output channel)."""
+    w : float64 [Cout, ...]; frac an int or int64 [Cout] (per output channel);
+    w_max : max |w| (scalar, or per output channel with a per-channel frac), optional.
+    The clamp is skipped when w_max shows nothing saturates: floor(a + 1/2) <= hi for
+    a = w_max * 2**frac implies floor(-a + 1/2) = -floor(a + 1/2) >= -hi > lo (the two
+    floors are equal for every a >= 0), and rounding is monotone in w."""
     out = np.empty(w.shape, dtype=np.int16)
     scale = np.exp2(np.asarray(frac, dtype=np.float64))
     rows = max(1, SYNTH_CHUNK // max(1, w[0].size))
     lo, hi = fx.int_range(fx.WORD_BITS)
+    clamp = w_max is None or bool(np.any(np.floor(np.asarray(w_max, dtype=np.float64) * scale + 0.5) > hi))
     for r0 in range(0, w.shape[0], rows):
         sc = scale[r0:r0 + rows].reshape((-1,) + (1,) * (w.ndim - 1)) if scale.ndim else scale
         y = w[r0:r0 + rows] * sc
         y += 0.5
         np.floor(y, out=y)
-        np.clip(y, lo, hi, out=y)
+        if clamp:
+            np.clip(y, lo, hi, out=y)
         out[r0:r0 + rows] = y
     return out
 
@@ -305,6 +312,7 @@ def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, 
     acts = float_forward(spec, params, pixels_to_float(as_batch(calib_pixels)[0], spec), until)
     out_frac = {"input": spec.input_frac}
     layers = []
+    maxima = {}
     for i, layer in enumerate(spec.until(until)):
         in_frac = out_frac[spec.sources(i)[0]]
         common = dict(name=layer.name, kind=layer.kind, in_frac=in_frac, acc_bits=acc_bits,
@@ -316,10 +324,13 @@ def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, 
         w = params[f"{layer.name}.weight"]
         b = params[f"{layer.name}.bias"]
         if per_channel:
-            w_frac = np.array([choose_frac(max_abs(r)) for r in w.reshape(w.shape[0], -1)], dtype=np.int64)
+            w_max = np.array([max_abs(r) for r in w.reshape(w.shape[0], -1)])
+            w_frac = np.array([choose_frac(m) for m in w_max], dtype=np.int64)
         else:
-            w_frac = choose_frac(max_abs(w))
-        wq = weights_to_int16(w, w_frac)
+            w_max = max_abs(w)
+            w_frac = choose_frac(w_max)
+        maxima[layer.name] = (w_max, float(np.abs(b).max()) if b.size else 0.0)
+        wq = weights_to_int16(w, w_frac, w_max)
         acc_frac = in_frac + np.min(w_frac)
         b_frac = int(min(acc_frac, choose_frac(float(np.abs(b).max()), bias_bits)))
         bq, _ = to_fixed(b, b_frac, bias_bits)
@@ -328,6 +339,7 @@ def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, 
                              weights=wq, bias=bq.astype(np.int16 if bias_bits == 16 else np.int32),
                              **common))
     qnet = QNetwork(spec=spec, layers=tuple(layers), mean_q=mean_q(spec))
+    qnet.cache[FLOAT_MAXIMA] = (id(params), maxima)           # report.clamp_warnings reads them back
     if as_batch(np.asarray(calib_pixels))[0].shape[0] <= CALIBRATION_CACHE_FRAMES:
         qnet.cache[CALIBRATION] = (id(params), np.asarray(calib_pixels).tobytes(), until, acts)
     return qnet

@@ -14,7 +14,7 @@ import numpy as np
 import tabulate as _tabulate_module
 from tabulate import tabulate
 
-from .quantize import FRAC_MAX, FRAC_MIN
+from .quantize import FLOAT_MAXIMA, FRAC_MAX, FRAC_MIN
 from .spec import layer_shapes
 
 
@@ -131,6 +131,21 @@ def _clamped(frac, max_abs, bits: int) -> tuple:
     return bool(np.any(low)), bool(np.any(high))
 
 
+def _float_maxima(qnet, ql, params: dict) -> tuple:
+    """(max |w| scalar, or per row with per-channel formats; max |b|) of a layer's float
+    params: quantize_network's own figures when qnet was quantized from this very params
+    dict, else max(max w, -min w) (no full-size |w| temporary: AlexNet's fc weights are
+    470 MB of float64; issue 11 goal 3, start-up)."""
+    pid, maxima = qnet.cache.get(FLOAT_MAXIMA, (None, None))
+    if pid == id(params) and ql.name in maxima:
+        return maxima[ql.name]
+    w = np.asarray(params[f"{ql.name}.weight"], dtype=np.float64).reshape(ql.weights.shape[0], -1)
+    b = np.abs(np.asarray(params[f"{ql.name}.bias"], dtype=np.float64))
+    w_max = (np.maximum(w.max(axis=1), -w.min(axis=1)) if np.ndim(ql.w_frac)
+             else max(float(w.max()), -float(w.min())))
+    return w_max, float(b.max()) if b.size else 0.0
+
+
 def clamp_warnings(qnet, results, params: dict | None = None, ref: dict | None = None) -> list:
     """One line per layer whose weight, bias or output format sits at the FRAC_MIN..FRAC_MAX
     limit of quantize.py and is worse for it: at FRAC_MIN the values do not fit and
@@ -148,14 +163,9 @@ def clamp_warnings(qnet, results, params: dict | None = None, ref: dict | None =
         r = out.get(ql.name)
         checks = []
         if params is not None:
-            # max |w| as max(max w, -min w): no full-size |w| temporary (the fc weights of
-            # AlexNet are 470 MB of float64; issue 11 goal 3, start-up).
-            w = np.asarray(params[f"{ql.name}.weight"], dtype=np.float64).reshape(ql.weights.shape[0], -1)
-            b = np.abs(np.asarray(params[f"{ql.name}.bias"], dtype=np.float64))
-            w_max = (np.maximum(w.max(axis=1), -w.min(axis=1)) if np.ndim(ql.w_frac)
-                     else max(float(w.max()), -float(w.min())))
+            w_max, b_max = _float_maxima(qnet, ql, params)
             checks += [("weights", "w_frac", ql.w_frac, w_max, 16),
-                       ("bias", "b_frac", ql.b_frac, b.max() if b.size else 0.0, ql.bias_bits)]
+                       ("bias", "b_frac", ql.b_frac, b_max, ql.bias_bits)]
         else:
             w = np.abs(ql.weights.astype(np.int64)).reshape(ql.weights.shape[0], -1).max(axis=1)
             checks += [("weights", "w_frac", ql.w_frac, w * 2.0 ** -np.asarray(ql.w_frac, dtype=np.float64), 16),

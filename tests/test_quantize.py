@@ -154,6 +154,15 @@ def test_weights_to_int16_equals_to_fixed(monkeypatch, per_channel):
     want, _ = quantize.to_fixed(w, np.reshape(frac, (-1, 1, 1, 1)) if per_channel else frac)
     got = quantize.weights_to_int16(w, frac)
     assert got.dtype == np.int16 and np.array_equal(got, want)
+    # with max |w| given: the clamp is skipped only when nothing saturates, same values either way
+    rows = np.abs(w).reshape(33, -1).max(axis=1)
+    w_max = rows if per_channel else float(rows.max())
+    assert np.array_equal(quantize.weights_to_int16(w, frac, w_max), want)
+    w[0, 0, 0, 0] = 0.0
+    fits = quantize.choose_frac(float(np.abs(w).max()))            # frac at which max |w| fits
+    want, sat = quantize.to_fixed(w, fits)
+    assert sat == 0
+    assert np.array_equal(quantize.weights_to_int16(w, fits, float(np.abs(w).max())), want)
 
 
 def test_run_reuses_the_calibration_forward():
@@ -167,3 +176,23 @@ def test_run_reuses_the_calibration_forward():
     other = px[:, ::-1].copy()                                  # other pixels: a new forward
     fresh = quantize.reference_outputs(qnet, params, other)
     assert np.array_equal(fresh["conv1"], quantize.float_forward(spec, params, quantize.pixels_to_float(other, spec))["conv1"])
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_clamp_warnings_maxima_cached_equal_recomputed(per_channel):
+    """report.clamp_warnings takes max |w| and max |b| from quantize_network when the params
+    are the very dict it quantized; any other dict (a copy) is measured again: same figures,
+    and both equal the direct np.abs(...).max()."""
+    from refimpl import report
+    spec = networks.get("alexnet-cifar")
+    params = quantize.synthetic_params(spec, 3)
+    qnet = quantize.quantize_network(spec, params, image.load(None, spec.input_shape), per_channel=per_channel)
+    copy = dict(params)
+    for ql in qnet.layers:
+        if ql.weights is None:
+            continue
+        w = np.abs(params[f"{ql.name}.weight"]).reshape(ql.weights.shape[0], -1)
+        direct = (w.max(axis=1) if per_channel else w.max(), np.abs(params[f"{ql.name}.bias"]).max())
+        for src in (params, copy):
+            w_max, b_max = report._float_maxima(qnet, ql, src)
+            assert np.array_equal(w_max, direct[0]) and b_max == direct[1]
