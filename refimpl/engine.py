@@ -321,6 +321,46 @@ def _requant_f64(acc, ql: QLayer, channel_axis_len: int):
     scale = np.exp2(-shift.astype(np.float64))
     acc *= scale.reshape(1, channel_axis_len, 1) if shift.ndim else float(scale)
     fx.round_f64(acc, ql.rounding)
+    return _saturate_relu_f64(acc, ql)
+
+
+def _add_bias_requant_f64(acc, b: np.ndarray, ql: QLayer, channel_axis_len: int):
+    """acc + bias, then _requant_f64, on float64 GEMM sums that _float_safe proved exact
+    (every |acc + b| <= the accumulator's hi < 2**53).  acc : float64 (N, M, P), b : int64 (M,).
+
+    half_up with shifts s >= 1 folds the rounding half into the bias:
+    round_shift(x, s, 'half_up') = floor((x + 2**(s-1)) * 2**-s) is its definition
+    (fx.round_shift), and here every step is exact: x + b + 2**(s-1) is an integer below
+    hi + 2**(s-1) < 2**53 (checked), the power-of-two scaling is exact and so is floor.
+    One add, one multiply and one floor instead of seven passes over acc; any other
+    mode or shift takes acc += b and _requant_f64."""
+    shift = np.asarray(ql.shift, dtype=np.int64)
+    hi = fx.int_range(ql.acc_bits)[1]
+    if ql.rounding != "half_up" or shift.min() < 1 or hi + (1 << int(shift.max() - 1)) >= fx.F64_EXACT_MAX:
+        acc += b.astype(np.float64)[None, :, None]
+        return _requant_f64(acc, ql, channel_axis_len)
+    half = np.left_shift(np.int64(1), shift - 1)
+    acc += (b + half).astype(np.float64).reshape(1, -1, 1) if shift.ndim else \
+        (b + half).astype(np.float64)[None, :, None]
+    scale = np.exp2(-shift.astype(np.float64))
+    acc *= scale.reshape(1, channel_axis_len, 1) if shift.ndim else float(scale)
+    if not ql.relu:
+        np.floor(acc, out=acc)
+        return _saturate_relu_f64(acc, ql)
+    # With ReLU the floor is the int16 cast's truncation: for any t, ReLU(clip(floor(t), lo, hi))
+    # = trunc(clip(t, 0, hi)) (t >= 0: trunc = floor, and floor(t) > hi iff t >= hi + 1, so
+    # min(t, hi) truncates to min(floor(t), hi); t < 0: both are 0), and floor(t) < lo iff
+    # t < lo, floor(t) > hi iff t >= hi + 1 count the saturations (lo, hi integers).
+    lo, hi = fx.int_range(fx.WORD_BITS)
+    sat = 0
+    if acc.size and (acc.min() < lo or acc.max() >= hi + 1):
+        sat = int(np.count_nonzero(acc < lo)) + int(np.count_nonzero(acc >= hi + 1))
+    np.clip(acc, 0.0, hi, out=acc)
+    return acc.astype(np.int16), sat
+
+
+def _saturate_relu_f64(acc, ql: QLayer):
+    """Rounded float64 accumulators -> (int16, saturations): saturate (counted), then ReLU."""
     lo, hi = fx.int_range(fx.WORD_BITS)
     sat = 0
     if acc.size and (acc.min() < lo or acc.max() > hi):
@@ -374,8 +414,7 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
         acc = np.empty((cols.shape[0], m_, cols.shape[2]))
         for i in range(g):
             np.matmul(w64[i * mg:(i + 1) * mg], cols[:, i * kg:(i + 1) * kg], out=acc[:, i * mg:(i + 1) * mg])
-        acc += b.astype(np.float64)[None, :, None]
-        y, sat = _requant_f64(acc, ql, m_)
+        y, sat = _add_bias_requant_f64(acc, b, ql, m_)
         overflows = 0
     else:
         acc = np.empty((cols.shape[0], m_, cols.shape[2]), dtype=np.int64)
@@ -411,8 +450,7 @@ def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None
         acc = np.empty((1, ql.weights.shape[0], cols.shape[2]))
         for r0, r1, blk in _weight_rows(ql):
             np.matmul(blk, cols[0], out=acc[0, r0:r1])
-        acc += b.astype(np.float64)[None, :, None]
-        y, sat = _requant_f64(acc, ql, ql.weights.shape[0])
+        y, sat = _add_bias_requant_f64(acc, b, ql, ql.weights.shape[0])
         return y[0].T.reshape(x.shape[0], -1, 1, 1), LayerStats(0, sat, y.size)
     # Outputs accumulate independently, so W's row blocks (one float64 buffer, as above) give the
     # same accumulators and the same overflowing outputs as the whole matrix at once.

@@ -377,3 +377,34 @@ def test_fc_overflow_path_by_weight_row_blocks(monkeypatch, overflow):
     assert over > 0                                                 # the case exercises the replay
     got, stats = engine.fc(x, LayerSpec("f", "fc", 11), ql)
     assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("rounding", fx.ROUNDING_MODES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_bias_requant_f64_equals_int64_requantize(relu, rounding, per_channel):
+    """engine._add_bias_requant_f64 (the bias and rounding half in one add, ReLU as the cast's
+    truncation) against fx.requantize on int64 (acc + bias): values at every rounding and
+    saturation edge of each shift, random ones, shifts <= 0 (the general path)."""
+    rng = np.random.default_rng(5)
+    shifts = np.array([-2, 0, 1, 2, 5, 16, 18, 30]) if per_channel else np.array([18])
+    m = len(shifts)
+    lo, hi = fx.int_range(16)
+    edges = []
+    for s in shifts:                                                 # outputs y * 2**s + d around y
+        unit = 2.0 ** int(s)
+        for y in (lo - 1, lo, -1, 0, 1, hi, hi + 1):
+            for d in (-1, 0, 1):
+                for frac in (-0.5, 0.0, 0.5):
+                    edges.append(int(np.floor((y + frac) * unit)) + d)
+    cols = len(edges)
+    b = rng.integers(-2 ** 20, 2 ** 20, m)
+    x = np.empty((2, m, cols), dtype=np.int64)
+    x[0] = np.array(edges)[None, :] - b[:, None]                       # acc + b lands on the edges
+    x[1] = rng.integers(-2 ** 38, 2 ** 38, (m, cols))
+    ql = QLayer(name="c", kind="conv", in_frac=0, out_frac=0, w_frac=shifts if per_channel else int(shifts[0]),
+                acc_bits=40, rounding=rounding, relu=relu)                # shift = in + w - out frac
+    got, sat = engine._add_bias_requant_f64(x.astype(np.float64), b, ql, m)
+    want, want_sat = fx.requantize(x + b[None, :, None], shifts.reshape(1, -1, 1) if per_channel else int(shifts[0]),
+                                   rounding, relu)
+    assert got.dtype == np.int16 and np.array_equal(got, want) and sat == want_sat
