@@ -26,7 +26,7 @@ import numpy as np
 
 from . import fixedpoint as fx
 from .errors import RefimplError
-from .layout import as_batch, flatten_chw, im2col, lrn_window_sum, pad_hw, windows
+from .layout import as_batch, flatten_chw, im2col, im2col_row_blocks, lrn_window_sum, pad_hw, windows
 from .quantize import ENGINE_KINDS, QLayer, QNetwork
 from .spec import LayerSpec, layer_shapes
 
@@ -406,10 +406,13 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     ho = (h + 2 * layer.pad - layer.kernel) // layer.stride + 1
     wo = (w_ + 2 * layer.pad - layer.kernel) // layer.stride + 1
     merged = n > 1 and ho * wo < MERGE_PIXELS
-    cols = _im2col_frames(x, layer) if merged else im2col(x, layer.kernel, layer.stride, layer.pad)
     xmax = _max_abs(x)
-    kg, mg = cols.shape[1] // g, m_ // g
+    k = w64.shape[1] * g                                # C * kh * kw
     b = bias_acc(ql)
+    if k <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql) and not merged:
+        return _conv_f64_row_blocks(x, layer, ql, w64, b)
+    cols = _im2col_frames(x, layer) if merged else im2col(x, layer.kernel, layer.stride, layer.pad)
+    kg, mg = cols.shape[1] // g, m_ // g
     if cols.shape[1] <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql):
         acc = np.empty((cols.shape[0], m_, cols.shape[2]))
         for i in range(g):
@@ -435,6 +438,28 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     if merged:
         y = np.ascontiguousarray(y.reshape(m_, n, ho * wo).transpose(1, 0, 2))
     return y.reshape(n, m_, ho, wo), LayerStats(overflows, sat, y.size)
+
+
+def _conv_f64_row_blocks(x: np.ndarray, layer: LayerSpec, ql: QLayer, w64: np.ndarray, b: np.ndarray):
+    """engine.conv when every float64 sum is exact (_float_safe): GEMM columns built for
+    blocks of output rows holding about CHUNK_BYTES of columns, so a large layer (VGG-16's
+    conv1_2: 231 MB of columns) works in one recycled buffer.  Every output is the same
+    exact integer whatever the blocking.  Returns (int16 (N, Cout, Ho, Wo), LayerStats)."""
+    n, _, h, w_ = x.shape
+    g, m_ = layer.groups, w64.shape[0]
+    kg, mg = w64.shape[1], m_ // g
+    ho = (h + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    wo = (w_ + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    rows = max(1, CHUNK_BYTES // (8 * n * kg * g * wo))
+    y = np.empty((n, m_, ho * wo), dtype=np.int16)
+    sat = 0
+    for r0, r1, cols in im2col_row_blocks(x, layer.kernel, layer.stride, layer.pad, rows):
+        acc = np.empty((n, m_, cols.shape[2]))
+        for i in range(g):
+            np.matmul(w64[i * mg:(i + 1) * mg], cols[:, i * kg:(i + 1) * kg], out=acc[:, i * mg:(i + 1) * mg])
+        y[:, :, r0 * wo:r1 * wo], s = _add_bias_requant_f64(acc, b, ql, m_)
+        sat += s
+    return y.reshape(n, m_, ho, wo), LayerStats(0, sat, y.size)
 
 
 def fc(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = None):

@@ -45,6 +45,16 @@ def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, dtype=np.float64) 
     return cols.reshape(n, c * kernel * kernel, ho * wo)
 
 
+def im2col_row_blocks(x: np.ndarray, kernel: int, stride: int, pad: int, rows: int, dtype=np.float64):
+    """im2col by blocks of ``rows`` output rows: yields (r0, r1, cols), cols (N, C*kh*kw,
+    (r1 - r0) * Wo) = im2col(x)[:, :, r0 * Wo:r1 * Wo], one copy per block in ``dtype``."""
+    v = windows(x.astype(dtype, copy=False), kernel, stride, pad)
+    n, c, ho, wo = v.shape[:4]
+    for r0 in range(0, ho, rows):
+        blk = np.ascontiguousarray(v[:, :, r0:r0 + rows].transpose(0, 1, 4, 5, 2, 3))
+        yield r0, min(ho, r0 + rows), blk.reshape(n, c * kernel * kernel, -1)
+
+
 def flatten_chw(x: np.ndarray) -> np.ndarray:
     """(N, C, H, W) -> (N, C*H*W) in row-major (C, H, W) order: the FC input."""
     return x.reshape(x.shape[0], -1)

@@ -1,8 +1,10 @@
 """Fast engine == direct-loop kernels, bit for bit, on random layers (hypothesis)
 and on every layer of the shipped networks against an independent int64 path."""
+import unittest.mock as mock
+
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from refimpl import engine, fixedpoint as fx, image, kernels, networks, quantize
 from refimpl.errors import RefimplError
@@ -408,3 +410,21 @@ def test_bias_requant_f64_equals_int64_requantize(relu, rounding, per_channel):
     want, want_sat = fx.requantize(x + b[None, :, None], shifts.reshape(1, -1, 1) if per_channel else int(shifts[0]),
                                    rounding, relu)
     assert got.dtype == np.int16 and np.array_equal(got, want) and sat == want_sat
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_cases(), st.integers(1, 4))
+def test_conv_by_output_row_blocks(case, block_rows):
+    """A large conv layer builds its GEMM columns a few output rows at a time (engine.CHUNK_BYTES):
+    with a budget of ``block_rows`` rows the outputs and counts still equal the direct loop."""
+    layer, ql, x = case
+    kdim = ql.weights[0].size * layer.groups
+    wo = (x.shape[3] + 2 * layer.pad - layer.kernel) // layer.stride + 1
+    try:
+        want, over, sat = oracle(kernels.conv_direct, x, ql.weights, ql.bias, layer, ql)
+    except RefimplError:
+        return                                                      # 'error' overflows: the other test
+    with mock.patch.object(engine, "CHUNK_BYTES", 8 * x.shape[0] * kdim * wo * block_rows), \
+            mock.patch.object(engine, "MERGE_PIXELS", 0):             # never the merged-frames GEMM
+        got, stats = engine.conv(x, layer, ql)
+    assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
