@@ -283,13 +283,17 @@ def _weight_rows(ql: QLayer):
 
 
 def weights_l1(qnet: QNetwork | None, ql: QLayer) -> np.ndarray:
-    """Row L1 norms of W, int64 (M,), cached; computed by row blocks (no float64 copy of W)."""
+    """Row L1 norms of W, int64 (M,), cached; computed by row blocks in int32 (no full-size copy of W)."""
     key = (ql.name, "l1")
     if qnet is not None and key in qnet.cache:
         return qnet.cache[key]
-    l1 = np.empty(ql.weights.shape[0], dtype=np.int64)
-    for r0, r1, blk in _weight_rows(ql):
-        l1[r0:r1] = np.abs(blk).sum(axis=1)
+    w = ql.weights.reshape(ql.weights.shape[0], -1)
+    l1 = np.empty(w.shape[0], dtype=np.int64)
+    rows = max(1, WEIGHT_BLOCK // max(1, w.shape[1]))
+    for r0 in range(0, w.shape[0], rows):
+        blk = w[r0:r0 + rows].astype(np.int32)              # |-2**15| fits int32; sums in int64
+        np.abs(blk, out=blk)
+        l1[r0:r0 + rows] = blk.sum(axis=1, dtype=np.int64)
     if qnet is not None:
         qnet.cache[key] = l1
     return l1

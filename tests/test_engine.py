@@ -428,3 +428,14 @@ def test_conv_by_output_row_blocks(case, block_rows):
             mock.patch.object(engine, "MERGE_PIXELS", 0):             # never the merged-frames GEMM
         got, stats = engine.conv(x, layer, ql)
     assert np.array_equal(got, want) and (stats.acc_overflows, stats.saturations) == (over, sat)
+
+
+def test_weights_l1_full_int16_range(monkeypatch):
+    """Row L1 norms by int32 row blocks: -32768 included, sums past int32 (K = 70,000 rows of 2**15)."""
+    monkeypatch.setattr(engine, "WEIGHT_BLOCK", 3 * 70000)
+    w = np.full((7, 70000), -32768, dtype=np.int16)
+    w[1::2] = 32767
+    w[3, ::3] = 0
+    ql = QLayer(name="f", kind="fc", in_frac=0, out_frac=0, weights=w, bias=np.zeros(7, np.int16))
+    want = [sum(abs(int(v)) for v in row) for row in w]               # Python integers
+    assert engine.weights_l1(None, ql).tolist() == want
