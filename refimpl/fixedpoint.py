@@ -211,6 +211,8 @@ LRN_D_FRAC = 16                    # fractional bits of the fixed-point denomina
 LRN_TABLE_FRAC = 15                # both tables hold values in (0, 1] at 15 fractional bits
 LRN_MAX_E = 62                     # D < 2**62 always (see the ssq bound above)
 LRN_ERROR_BOUND = 1.5e-4           # relative, from the budget above (plus 1 LSB)
+LRN_MAX_SHIFT = 62                 # final shifts are clamped here: same result for any s >= 55
+                                   # (|x| <= 2**53, see lrn_scale), and int64 shifts stay < 64
 
 
 def _round_half_up(v: float) -> int:
@@ -247,6 +249,33 @@ def lrn_tables(size: int, alpha: float, beta: float, k: float) -> dict:
                 EXP_SHIFT=np.array(exp_shift, dtype=np.int64))
 
 
+def lrn_int64_check(tables: dict, size: int, frac: int):
+    """RefimplError unless every int64 step of ``lrn_scale`` stays below 2**63 for every
+    int16 input at input format ``frac`` (else the int64 arithmetic would wrap silently).
+
+    Bounds, worst case over int16 inputs (|a| <= 2**15, ssq <= size * 2**30):
+      P = ssq * ALPHA_Q <= size * 2**30 * ALPHA_Q < 2**49; round_shift(P, sh) with
+          sh = ALPHA_FRAC + 2 frac - D_FRAC is at most P >> sh plus 1 (sh > 0) or P << -sh;
+      D = K_Q + that must be below 2**63, which also keeps e = bit_length(D) - 1 within
+          the tables (LRN_MAX_E = 62);
+      a * mant * EXP_LUT[e] <= 2**15 * 2**23 * 2**15 = 2**53 is then shifted by
+          s_e = 38 + EXP_SHIFT[e]; s_e < 0 is a left shift, so s_e >= -9 is needed for
+          every e that D can reach (2**53 << 9 = 2**62).
+    """
+    sh = tables["ALPHA_FRAC"] + 2 * frac - LRN_D_FRAC
+    prod_max = size * (1 << 30) * tables["ALPHA_Q"]
+    d_max = int(tables["K_Q"]) + ((prod_max >> sh) + 1 if sh > 0 else prod_max << -sh)
+    where = f"at input frac {frac}"
+    if d_max >= 1 << 63:
+        raise RefimplError(f"LRN {where}: the fixed-point denominator D reaches 2**{d_max.bit_length() - 1} "
+                           f"(k * 2**{LRN_D_FRAC} plus alpha/size * sum a**2), beyond the 64-bit datapath")
+    for e in range(int(tables["K_Q"]).bit_length() - 1, d_max.bit_length()):
+        s_e = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + int(tables["EXP_SHIFT"][e])
+        if s_e < -9:
+            raise RefimplError(f"LRN {where}: the scale d**-beta reaches 2**{-int(tables['EXP_SHIFT'][e])} "
+                               f"at d = 2**{e - LRN_D_FRAC} (k too small for beta), beyond the 64-bit datapath")
+
+
 def bit_length(x):
     """Elementwise bit length of non-negative int64 values (exact, no float log)."""
     x = np.asarray(x, dtype=np.int64)
@@ -275,6 +304,12 @@ def lrn_scale(a, ssq, frac: int, tables: dict, mode: str = DEFAULT_ROUNDING):
     lut = tables["MANT_LUT"]
     mant = (lut[i] << LRN_INTERP_BITS) + (lut[i + 1] - lut[i]) * t
     shift = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + tables["EXP_SHIFT"][e]
+    # Clamp the shift (k large: s reaches 38 + 0.75 * 46 = 72 > 63, where int64 shifts fail).
+    # For |x| = |a * mant * EXP_LUT| <= 2**53 and any s >= 55 (so |x| < 2**(s-1)) the result
+    # does not depend on s: half_up floor((x + 2**(s-1)) / 2**s) = 0; truncate floor(x / 2**s)
+    # = 0 (x >= 0) or -1 (x < 0); half_even 0 (x >= 0: dropped bits x < 2**(s-1); x < 0:
+    # q = -1 and the dropped bits x + 2**s > 2**(s-1) round it up).  So s -> min(s, 62) is exact.
+    shift = np.minimum(shift, LRN_MAX_SHIFT)
     return round_shift(np.asarray(a, dtype=np.int64) * mant * tables["EXP_LUT"][e], shift, mode)
 
 

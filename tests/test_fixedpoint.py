@@ -1,5 +1,6 @@
 """The numeric contract against exact rational arithmetic and fxpmath."""
 import math
+import re
 import warnings
 from fractions import Fraction
 
@@ -194,19 +195,48 @@ def test_lrn_f64_plan_refuses_configurations_outside_its_proof():
     assert fx.lrn_f64_plan(fx.lrn_tables(5, 1e-4, 0.75, 1.0), 5, 5, "half_up") is not None
 
 
-def test_lrn_int64_fallback_matches_direct_loop():
-    """alpha / n = 16 at frac -8 is outside the float64 proof (the worst case D is 3 * 2**66);
-    on small data the engine's int64 path still equals the loop."""
+@pytest.mark.parametrize("size, alpha, beta, k, frac", [
+    (5, 1e-4, 0.75, 2.0 ** 38, 5),      # K_Q = 2**54: D beyond 2**53 (float64), within 2**63
+    (3, 1e-4, 4.0, 2.0 ** -10, 0),      # d down to 2**-10, beta 4: the scale needs a left shift by 2
+])
+def test_lrn_int64_fallback_matches_direct_loop(size, alpha, beta, k, frac):
+    """Configurations outside the float64 proof but inside the int64 bounds run the engine's
+    int64 path, equal to the Python-integer loop over the whole int16 range."""
     from refimpl import engine, kernels
     from refimpl.quantize import QLayer
     from refimpl.spec import LayerSpec
-    layer = LayerSpec("n", "lrn", lrn_size=3, lrn_alpha=48.0, lrn_beta=0.25, lrn_k=1.0)
-    ql = QLayer(name="n", kind="lrn", in_frac=-8, out_frac=-8)
-    assert engine._lrn_plan(3, 48.0, 0.25, 1.0, -8, "half_up") is None
-    x = np.random.default_rng(2).integers(-100, 101, (1, 4, 3, 5)).astype(np.int16)
+    layer = LayerSpec("n", "lrn", lrn_size=size, lrn_alpha=alpha, lrn_beta=beta, lrn_k=k)
+    ql = QLayer(name="n", kind="lrn", in_frac=frac, out_frac=frac)
+    assert engine._lrn_plan(size, alpha, beta, k, frac, "half_up") is None
+    fx.lrn_int64_check(fx.lrn_tables(size, alpha, beta, k), size, frac)      # does not raise
+    x = np.random.default_rng(2).integers(-32768, 32768, (1, 6, 3, 5)).astype(np.int16)
+    x[0, :, 0, 0] = -32768                                                    # the largest window sum
+    x[0, :, 1, 1] = 0
+    x[0, 2, 2, 2] = 1                                                          # the smallest d
     got, stats = engine.lrn(x, layer, ql)
     want, sat = kernels.lrn_direct(x[0], layer, ql)
     assert np.array_equal(got[0], want) and stats.saturations == sat
+
+
+@pytest.mark.parametrize("size, alpha, beta, k, frac, what", [
+    (3, 48.0, 0.25, 1.0, -8, "denominator D reaches 2**67"),     # alpha/n = 16 at frac -8: 3 * 2**66
+    (5, 1e-4, 0.75, 2.0 ** 47, 5, "denominator D reaches 2**63"),
+    (3, 1e-4, 4.0, 2.0 ** -14, 0, "scale d**-beta reaches 2**56 at d = 2**-14"),
+])
+def test_lrn_outside_the_int64_bounds_is_refused(size, alpha, beta, k, frac, what):
+    """Where lrn_scale's int64 steps could wrap for some int16 input, the engine and quantization
+    refuse the layer with one line naming it, instead of a silently wrong output."""
+    from refimpl import engine, quantize
+    from refimpl.errors import RefimplError
+    from refimpl.quantize import QLayer
+    from refimpl.spec import LayerSpec, NetworkSpec
+    layer = LayerSpec("n", "lrn", lrn_size=size, lrn_alpha=alpha, lrn_beta=beta, lrn_k=k)
+    with pytest.raises(RefimplError, match=f"layer n: LRN at input frac {frac}: the .*{re.escape(what)}"):
+        engine.lrn(np.zeros((1, 3, 2, 2), np.int16), layer, QLayer(name="n", kind="lrn", in_frac=frac, out_frac=frac))
+    spec = NetworkSpec("lrn-only", (3, 2, 2), (layer,), input_frac=frac)
+    with pytest.raises(RefimplError, match=f"layer n: LRN at input frac {frac}: the .*{re.escape(what)}"):
+        quantize.quantize_network(spec, {}, np.zeros((1, 3, 2, 2), np.uint8))
+
 
 
 @pytest.mark.parametrize("mode", fx.ROUNDING_MODES)
