@@ -6,6 +6,11 @@
   images and on hostile ones that drive the IDCT far out of range.
 * ``bands.idct_band`` (scatter through per-cell and per-coefficient offset
   tables) against a plain loop that fills each block from its records.
+* ``huffman._windows32_at`` (8 bytes gathered per position) against
+  ``huffman._windows32`` of all byte words and a bit-string reading.
+* ``huffman._longest_block_steps`` (one segmented sum) against the per-symbol
+  search it lets the lane walk skip: below 63 exactly when no symbol of the
+  chain would end its block at zig-zag index 64.
 """
 
 import numpy as np
@@ -13,7 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import refimpl.jpeg as rjpeg
-from refimpl.jpeg import bands, dct, scan
+from refimpl.jpeg import bands, dct, huffman, scan
 from refimpl.jpeg.markers import parse_jpeg
 from refimpl.jpeg.tables import NATURAL_ORDER
 
@@ -104,3 +109,42 @@ def test_idct_band_equals_a_block_loop(seed, quality, colour, sub, band_blocks):
     for got, expected in zip(planes, loops):
         assert np.array_equal(got, expected)
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40), count=st.integers(1, 60))
+def test_windows32_at_reads_the_bits_at_each_position(seed, n, count):
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 256, size=n, dtype=np.uint8)
+    if seed % 2:
+        data[rng.random(n) < 0.5] = 0xFF
+    pos = np.sort(rng.integers(0, 8 * n, size=count)).astype(np.int64)
+    bits = "".join(f"{b:08b}" for b in data.tolist()) + "0" * 40
+    expected = [int(bits[p:p + 32], 2) for p in pos.tolist()]
+    got = huffman._windows32_at(data, pos)
+    assert got.dtype == np.uint32 and got.tolist() == expected
+    assert np.array_equal(got, huffman._windows32(huffman._byte_words(data), pos))
+    # Past the end of the data: zeros, as the reference decoder reads them.
+    beyond = np.array([8 * n, 8 * n + 5, 8 * n + 40], dtype=np.int64)
+    assert huffman._windows32_at(data, beyond).tolist() == [0, 0, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300),
+       p_end=st.sampled_from([0.0, 0.02, 0.1, 0.5]))
+def test_longest_block_steps_flags_exactly_the_chains_to_cut(seed, n, p_end):
+    rng = np.random.default_rng(seed)
+    step = rng.choice([1, 2, 3, 5, 16], size=n).astype(np.int32)
+    step[rng.random(n) < p_end] = 0  # symbols that end their block
+    ends = step == 0
+    block_last = np.flatnonzero(ends)
+    # Plain loop: steps since the block began, at every non-ending symbol.
+    reaches, since = False, 0
+    for s, end in zip(step.tolist(), ends.tolist()):
+        if end:
+            since = 0
+        else:
+            since += s
+            reaches |= since >= 63
+    longest = huffman._longest_block_steps(step, block_last)
+    assert (longest >= 63) == reaches

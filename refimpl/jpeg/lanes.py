@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACING", "MIN_REGION_BITS", "successor_table", "run_lanes",
+__all__ = ["SPACING", "MIN_REGION_BITS", "ENDS_BLOCK", "successor_table", "run_lanes",
            "owner_table", "chain_positions", "MAX_CUTS"]
 
 # Bits between lane starts.  A lane costs about SPACING / 5.5 steps plus its
@@ -81,25 +81,31 @@ def _arange(n: int) -> np.ndarray:
     return _AR[:n]
 
 
-def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_advance: np.ndarray,
-                    ac_ends: np.ndarray, dc_advance: np.ndarray) -> np.ndarray:
+# Flag added to an AC window's advance (at most 16 + 15 = 31 bits) where its
+# symbol ends the block, so that one look-up gives both.
+ENDS_BLOCK = 64
+
+
+def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_successor: np.ndarray,
+                    dc_advance: np.ndarray) -> np.ndarray:
     """``f`` (see the module text) at every bit position of a window.
 
     Parameters
     ----------
-    w16 : ndarray, shape (n_bits,), intp
+    w16 : ndarray, shape (n_bits,), integer
         The 16 bits starting at each bit position (0-padded after the data).
     n_bits : int
     size : int
         Length of the table (> n_bits); positions ``>= n_bits`` are a pad
         that moves 2 bits a step into the last position, which maps to
         itself, so that lanes never leave the table.
-    ac_advance, dc_advance : ndarray, shape (65536,), int32
-        Code length plus magnitude bits of the window's AC / DC symbol
-        (1 for an invalid window), :attr:`HuffmanTable.advance`.
-    ac_ends : ndarray, shape (65536,), bool
-        True where the AC symbol ends its block (EOB, other size-0 symbols,
-        invalid codes: ``kstep == 64``).
+    ac_successor : ndarray, shape (65536,), int32
+        Code length plus magnitude bits of the window's AC symbol (1 for an
+        invalid window, :attr:`HuffmanTable.advance`), plus
+        :data:`ENDS_BLOCK` where the symbol ends its block (EOB, other
+        size-0 symbols, invalid codes: ``kstep == 64``).
+    dc_advance : ndarray, shape (65536,), int32
+        The same advance for the window's DC symbol.
 
     Returns
     -------
@@ -107,14 +113,16 @@ def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_advance: np.ndar
     """
     sink = size - 1
     f = np.empty(size, dtype=np.int32)
-    np.take(ac_advance, w16, out=f[:n_bits])
-    f[:n_bits] += _arange(n_bits)
+    head = f[:n_bits]
+    np.take(ac_successor, w16, out=head)
+    ends = np.flatnonzero(head >= ENDS_BLOCK)
+    head &= ENDS_BLOCK - 1  # the advance alone
+    head += _arange(n_bits)
     f[n_bits:] = np.minimum(_arange(size)[n_bits:] + 2, sink)
-    ends = np.flatnonzero(np.take(ac_ends, w16))
     y = f[ends]  # the next block's DC symbol
     inside = y < n_bits
     dc = np.ones(len(y), dtype=np.int32)  # the pad advances 1 bit
-    dc[inside] = np.take(dc_advance, w16[y[inside]])
+    dc[inside] = np.take(dc_advance, np.take(w16, y[inside]))
     f[ends] = np.minimum(y + dc, sink)
     return f
 
