@@ -148,3 +148,11 @@ def test_longest_block_steps_flags_exactly_the_chains_to_cut(seed, n, p_end):
             reaches |= since >= 63
     longest = huffman._longest_block_steps(step, block_last)
     assert (longest >= 63) == reaches
+
+
+def test_longest_block_steps_counts_long_chains_without_overflow():
+    """int16 steps (the look-up's dtype) summed over 5,000 symbols."""
+    step = np.full(5000, 16, dtype=np.int16)
+    assert huffman._longest_block_steps(step, np.zeros(0, np.int64)) == 80000
+    step[[10, 4000]] = 0
+    assert huffman._longest_block_steps(step, np.array([10, 4000])) == 16 * 3989

@@ -852,13 +852,14 @@ LANES = True
 
 @functools.lru_cache(maxsize=64)
 def _lane_tables(dc: HuffmanTable, ac: HuffmanTable):
-    """(AC successor int32, DC advance int32), 65536 each, for
-    :func:`lanes.successor_table`: the AC symbol's advance, plus
-    :data:`lanes.ENDS_BLOCK` where it ends the block (kstep 64)."""
-    ac_step = ac.advance.astype(np.int32)
+    """(AC successor, DC advance), int8, 65536 each, for
+    :func:`lanes.successor_table`: the AC symbol's advance (<= 31), plus
+    :data:`lanes.ENDS_BLOCK` where it ends the block (kstep 64).  int8
+    keeps the tables at 64 KB, near the cache the random look-ups hit."""
+    ac_step = ac.advance.copy()
     ac_step[ac.kstep >= BAD_CODE_STEP] += lanes.ENDS_BLOCK
     ac_step.setflags(write=False)
-    return ac_step, dc.advance.astype(np.int32)
+    return ac_step, dc.advance
 
 
 class _LaneWalk:
@@ -987,7 +988,7 @@ def _longest_block_steps(step: np.ndarray, block_last: np.ndarray) -> int:
     starts = np.concatenate([[0], block_last + 1])
     if starts[-1] == len(step):
         starts = starts[:-1]  # no symbols after the last block
-    return int(np.add.reduceat(step, starts).max())
+    return int(np.add.reduceat(step, starts, dtype=np.int32).max())
 
 
 def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -1230,7 +1231,7 @@ _STEP_SHIFT = 9  # zig-zag step, bits 9..
 
 @functools.lru_cache(maxsize=64)
 def _window_info(table: HuffmanTable) -> np.ndarray:
-    """Per 16-bit window: ``length | size << 5 | step << 9`` (int32).
+    """Per 16-bit window: ``length | size << 5 | step << 9`` (int16).
 
     length: code length (0: no valid code); size: magnitude bits (the DC
     symbol, or the AC symbol's low nibble); step: AC zig-zag increment
@@ -1245,19 +1246,20 @@ def _window_info(table: HuffmanTable) -> np.ndarray:
         step = np.zeros_like(symbol)
     info = table.lookup_length.astype(np.int32) | (size << _SIZE_SHIFT) \
         | (step << _STEP_SHIFT)
+    info = info.astype(np.int16)  # 14 bits; a small table for random look-ups
     info.setflags(write=False)
     return info
 
 
 def _info_values(tables, table_of_slot, slot, window):
-    """:func:`_window_info` values (int32) of the code at the top of each
+    """:func:`_window_info` values (int16) of the code at the top of each
     window; ``slot`` (None: one slot) picks each position's table through
     ``table_of_slot``."""
     w16 = window >> 16
     if len(tables) == 1:
         return np.take(_window_info(tables[0]), w16)
     table_index = np.asarray(table_of_slot)[slot]
-    info = np.zeros(len(w16), dtype=np.int32)
+    info = np.zeros(len(w16), dtype=np.int16)
     for i, table in enumerate(tables):
         sel = np.flatnonzero(table_index == i)
         info[sel] = np.take(_window_info(table), w16[sel])
@@ -1265,7 +1267,7 @@ def _info_values(tables, table_of_slot, slot, window):
 
 
 def _info_at(tables, table_of_slot, slot, window, kind):
-    """(length, size, step), int32, of the code at the top of each window.
+    """(length, size, step), int16, of the code at the top of each window.
 
     ``slot`` (None: one slot) picks each position's table through
     ``table_of_slot``.  Raises JpegError on an invalid code.

@@ -99,12 +99,12 @@ def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_successor: np.nd
         Length of the table (> n_bits); positions ``>= n_bits`` are a pad
         that moves 2 bits a step into the last position, which maps to
         itself, so that lanes never leave the table.
-    ac_successor : ndarray, shape (65536,), int32
+    ac_successor : ndarray, shape (65536,), int8
         Code length plus magnitude bits of the window's AC symbol (1 for an
         invalid window, :attr:`HuffmanTable.advance`), plus
         :data:`ENDS_BLOCK` where the symbol ends its block (EOB, other
         size-0 symbols, invalid codes: ``kstep == 64``).
-    dc_advance : ndarray, shape (65536,), int32
+    dc_advance : ndarray, shape (65536,), int8
         The same advance for the window's DC symbol.
 
     Returns
@@ -113,11 +113,10 @@ def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_successor: np.nd
     """
     sink = size - 1
     f = np.empty(size, dtype=np.int32)
-    head = f[:n_bits]
-    np.take(ac_successor, w16, out=head)
-    ends = np.flatnonzero(head >= ENDS_BLOCK)
-    head &= ENDS_BLOCK - 1  # the advance alone
-    head += _arange(n_bits)
+    step = np.take(ac_successor, w16)
+    ends = np.flatnonzero(step >= ENDS_BLOCK)
+    step &= ENDS_BLOCK - 1  # the advance alone
+    np.add(_arange(n_bits), step, out=f[:n_bits])
     f[n_bits:] = np.minimum(_arange(size)[n_bits:] + 2, sink)
     y = f[ends]  # the next block's DC symbol
     inside = y < n_bits
