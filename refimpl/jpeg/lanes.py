@@ -139,15 +139,17 @@ def run_lanes(f: np.ndarray, first: int, end: int, spacing: int = SPACING) -> np
     # A lane in the last position (past the data) has covered everything.
     target = np.minimum(starts + (spacing + OVERLAP_BITS), len(f) - 1)
     allowed = n_lanes // 32
-    rows = [starts]
+    rounds = [starts[None]]
     x = starts
-    while len(rows) <= MAX_STEPS:
-        for _ in range(STEP_ROUND):
-            x = np.take(f, x)
-            rows.append(x)
+    for _ in range(MAX_STEPS // STEP_ROUND):
+        rows = np.empty((STEP_ROUND, n_lanes), dtype=np.int32)
+        for t in range(STEP_ROUND):
+            f.take(x, out=rows[t])  # the method: no np.take wrapper per step
+            x = rows[t]
+        rounds.append(rows)
         if np.count_nonzero(x < target) <= allowed:
             break
-    return np.stack(rows)
+    return np.concatenate(rounds)
 
 
 def owner_table(lanes: np.ndarray, size: int) -> np.ndarray:
@@ -170,34 +172,20 @@ def chain_positions(f: np.ndarray, lanes: np.ndarray, owner: np.ndarray,
 
     Stitching: the rest of the lane that visited a position, then the lane
     that visited ``f`` of its last position; where no lane did, ``f`` in a
-    Python loop until one did.  One Python hop per lane used.
+    Python loop until one did.  Which lane follows which is computed for
+    all lanes at once (:func:`_lane_links`); the Python loop only follows
+    those links, one list look-up per lane used.
     """
-    steps, n_lanes = lanes.shape
+    n_lanes = lanes.shape[1]
     last = lanes[-1]
-    last_list = last.tolist()
-    after = np.take(f, last)
-    next_owner = np.take(owner, after).tolist()
-    after_list = after.tolist()
-    seg_lane, seg_step, pieces = [], [], []
-    fv = memoryview(f)
-    ov = memoryview(owner)
-
-    def flush():
-        if seg_lane:
-            lane = np.asarray(seg_lane, dtype=np.int64)
-            step = np.asarray(seg_step, dtype=np.int64)
-            count = steps - step
-            first = np.cumsum(count) - count
-            within = np.arange(int(count.sum())) - np.repeat(first, count)
-            flat = (np.repeat(step, count) + within) * n_lanes + np.repeat(lane, count)
-            pieces.append(lanes.reshape(-1)[flat])
-            seg_lane.clear()
-            seg_step.clear()
-
-    y, o = start, ov[start]
+    after, visitor, link = _lane_links(f, owner, last, end)
+    sink = n_lanes
+    fv, ov = memoryview(f), memoryview(owner)
+    pieces = []
+    y = start
     while True:
+        o = ov[y]
         if o < 0:  # no lane visited y: walk f until one did
-            flush()
             walked = []
             while y < end and ov[y] < 0:
                 walked.append(y)
@@ -206,12 +194,47 @@ def chain_positions(f: np.ndarray, lanes: np.ndarray, owner: np.ndarray,
             if y >= end:
                 break
             o = ov[y]
-        step, lane = divmod(o, n_lanes)
-        seg_lane.append(lane)
-        seg_step.append(step)
-        if last_list[lane] >= end:
+        lane = o % n_lanes
+        used = [lane]
+        while link[lane] != sink:
+            lane = link[lane]
+            used.append(lane)
+        pieces.append(_rest_of_lanes(lanes, o, visitor, used))
+        if last[lane] >= end:
             break
-        y, o = after_list[lane], next_owner[lane]
-    flush()
+        y = int(after[lane])  # no lane visited it: walked above
     path = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
     return path[:np.searchsorted(path, end)]
+
+
+def _lane_links(f, owner, last, end):
+    """Per lane j: ``after[j] = f(last[j])``, ``visitor[j]`` = the lane
+    step that visited it (:func:`owner_table`, -1: none) and, as a list,
+    ``link[j]`` = that step's lane, where the chain continues, or L (the
+    chain ends in lane j: it reaches ``end``, or no lane visited
+    ``after[j]``)."""
+    n_lanes = len(last)
+    after = f.take(last)
+    visitor = owner.take(after)
+    ends_here = (last >= end) | (visitor < 0)
+    link = np.where(ends_here, n_lanes, visitor % n_lanes)
+    return after, visitor, link.tolist()
+
+
+def _rest_of_lanes(lanes, o, visitor, used):
+    """Lane ``used[0]`` from step ``o // L``, then each later lane of
+    ``used`` from the step at which it visited ``f`` of its predecessor's
+    last position, to the end of each lane; int32.
+
+    Lane step ``(t, j)`` is flat index ``t * L + j``; a lane entered at flat
+    index e runs through e, e + L, ... below S * L, ``S - e // L`` entries.
+    """
+    steps, n_lanes = lanes.shape
+    entry = np.empty(len(used), dtype=np.int64)
+    entry[0] = o
+    entry[1:] = visitor[used[:-1]]
+    count = steps - entry // n_lanes
+    first = np.cumsum(count) - count  # where each lane's run begins
+    flat = np.repeat(entry - first * n_lanes, count)
+    flat += np.arange(0, int(first[-1] + count[-1]) * n_lanes, n_lanes)
+    return lanes.reshape(-1).take(flat)
