@@ -156,3 +156,36 @@ def test_longest_block_steps_counts_long_chains_without_overflow():
     assert huffman._longest_block_steps(step, np.zeros(0, np.int64)) == 80000
     step[[10, 4000]] = 0
     assert huffman._longest_block_steps(step, np.array([10, 4000])) == 16 * 3989
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), quality=st.integers(1, 100),
+       restart=st.sampled_from([0, 1, 4]), band_blocks=st.sampled_from([1, 7, 1 << 14]))
+def test_raster_band_equals_the_mcu_grid_path(seed, quality, restart, band_blocks):
+    """One-component scans: scan._raster_band against scan._mcu_bands."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(n) for n in rng.integers(1, 70, size=2))
+    pixels = rng.integers(0, 256, size=(h, w), dtype=np.uint8)
+    f = parse_jpeg(rjpeg.encode(pixels, quality, None, False, restart))
+    seen = []
+
+    def both(f, scan_, rec, m0, n_mcu, dc):
+        lay = scan._layout(f, scan_)
+        expected = list(scan._mcu_bands(f, scan_, lay, rec, m0, n_mcu, dc))
+        got = fast(f, scan_, rec, m0, n_mcu, dc)
+        assert len(expected) == 1
+        for name in expected[0].__dataclass_fields__:
+            e, g = getattr(expected[0], name), getattr(got, name)
+            if isinstance(e, np.ndarray):
+                assert e.dtype == g.dtype and np.array_equal(e, g), name
+            else:
+                assert e == g, name
+        seen.append(m0)
+        return got
+
+    fast = scan._raster_band
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scan, "BAND_BLOCKS", band_blocks)
+        mp.setattr(scan, "_raster_band", both)
+        bands_seen = list(scan.component_bands(f))
+    assert seen and len(bands_seen) == len(seen)

@@ -839,7 +839,9 @@ class _Windows:
             got = self.lanes.walk(p - base, mcus, limit - base, segment_end - base)
             if got is not None:
                 walked, q, dc_pos, ac_pos, known = got
-                return walked, q + base, dc_pos + base, ac_pos + base, known
+                if base:
+                    q, dc_pos, ac_pos = q + base, dc_pos + base, ac_pos + base
+                return walked, q, dc_pos, ac_pos, known
         walked, q, dc_pos, ac_pos = _walk(self.exact_plan(), p - base, mcus,
                                           limit - base)
         return walked, q + base, dc_pos + base, ac_pos + base, None
@@ -1059,9 +1061,14 @@ def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]]
                 raise JpegError(f"corrupt data: entropy-coded segment {seg} "
                                 "ends before its last MCU")
         known = None if any(w is None for w in w_parts) else \
-            tuple(np.concatenate(part) for part in zip(*w_parts))
+            tuple(_joined(part) for part in zip(*w_parts))
         yield _records(data, block_tables, windows.dc_tabs, windows.ac_tabs,
-                       np.concatenate(dc_parts), np.concatenate(ac_parts), known)
+                       _joined(dc_parts), _joined(ac_parts), known)
+
+
+def _joined(parts):
+    """np.concatenate of a sequence of arrays, without a copy for one."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
