@@ -764,9 +764,11 @@ MCU_MAX_BITS = 10 * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
 # and table); a window is rebuilt when the walk gets within one MCU plus a
 # 16-bit look-up of its end.
 WINDOW_BYTES = 1 << 18
-# Windows of the lane walk: its tables take about 17 bytes per bit while
-# they are built (16-bit windows as indices, successor and owner tables),
-# so its windows are smaller; 64 KB keeps them at about 9 MB.
+# Windows of the lane walk: its tables take about 15 bytes per bit while
+# they are built (16-bit windows, kept as uint16 for _LaneWalk._cut and
+# cast to intp indices inside np.take, the int8 look-up and the int32
+# successor table) and 10 once built (windows, successor and owner
+# tables), so its windows are smaller; 64 KB keeps them at about 8 MB.
 LANE_WINDOW_BYTES = 1 << 16
 _WINDOW_MARGIN = MCU_MAX_BITS // 8 + 8
 
@@ -1147,6 +1149,13 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
     read, (32-bit windows at ``ac_pos``, their :func:`_window_info` values,
     AC symbols per block), else None; the lanes split blocks exactly where
     the search would, so the search and its check are skipped.
+
+    The DC windows, one per block, are gathered from the bytes at their
+    positions (:func:`_windows32_at`).  Code validity is checked at each
+    block's last AC symbol only: an invalid window ends the block in both
+    walks (``kstep`` 64, and a block end in the lanes' successor table), so
+    no other AC symbol can be invalid.  Zig-zag indices and values are
+    computed for coefficient symbols (size > 0) only.
     """
     per_mcu = len(block_tables)
     n_blocks = len(dc_pos)
@@ -1183,9 +1192,10 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
     # Zig-zag index = running sum of (run + 1) / 16 steps within the block.
     step = info >> _STEP_SHIFT
     csum = np.cumsum(step, dtype=np.int32)
-    k = csum - np.repeat(csum[first] - step[first], counts) if n_blocks else csum
     coef = np.flatnonzero((info & _SIZE_BITS) != 0)  # size > 0: a coefficient
-    k = np.take(k, coef)
+    coef_block = np.take(ac_block, coef)
+    before_block = csum[first] - step[first]  # the sum before each block
+    k = np.take(csum, coef) - np.take(before_block, coef_block)
     if len(k) and k.max() > LAST_AC:
         raise JpegError("corrupt data: AC coefficient index beyond 63")
     coef_info = np.take(info, coef)
@@ -1193,8 +1203,7 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
                       (coef_info & _SIZE_BITS) >> _SIZE_SHIFT)
     # Compact types: DC differences and AC values have at most 15 magnitude
     # bits (|v| <= 32767), block indices of a chunk fit int32.
-    return ScanRecords(dc_diff, np.take(ac_block, coef), k.astype(np.uint8),
-                       value.astype(np.int16))
+    return ScanRecords(dc_diff, coef_block, k.astype(np.uint8), value.astype(np.int16))
 
 
 def _byte_words(data: np.ndarray) -> np.ndarray:
