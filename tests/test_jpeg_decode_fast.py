@@ -11,6 +11,8 @@
 * ``huffman._longest_block_steps`` (one segmented sum) against the per-symbol
   search it lets the lane walk skip: below 63 exactly when no symbol of the
   chain would end its block at zig-zag index 64.
+* ``scan._raster_band`` (a one-component scan's MCU m is cell m) against
+  ``scan._mcu_bands`` (cells from the MCU grid, dummy blocks dropped).
 """
 
 import numpy as np
@@ -108,7 +110,6 @@ def test_idct_band_equals_a_block_loop(seed, quality, colour, sub, band_blocks):
             idct_band_loop(loops[band.ci], band)
     for got, expected in zip(planes, loops):
         assert np.array_equal(got, expected)
-
 
 
 @settings(max_examples=40, deadline=None)
