@@ -25,10 +25,12 @@ and below it (jdsample.c), which each band reads as context.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .color import ceil_div, upsample, ycbcr_to_rgb
-from .dct import IDCT_DC_OFFSET, IDCT_SAFE_COEF, idct_plane
+from .dct import IDCT_DC_OFFSET, idct_plane
 from .tables import BLOCK, NATURAL_ORDER
 
 __all__ = ["BAND_SAMPLES", "idct_band", "colour_bands"]
@@ -49,23 +51,36 @@ def idct_band(plane: np.ndarray, band) -> None:
     band : refimpl.jpeg.scan.Band
         The band's coefficient records (cells absolute in the component).
     """
-    b0, b1, cols, q = band.b0, band.b1, band.cols, band.q
+    b0, b1, cols = band.b0, band.b1, band.cols
     grid = np.zeros((b1 - b0, BLOCK, cols, BLOCK), dtype=np.float64)
     flat = grid.reshape(-1)
-    # Flat index of coefficient (v, u) of band cell c = by * cols + bx:
-    # ((by * 8 + v) * cols + bx) * 8 + u.
-    by, bx = np.divmod(band.cell - b0 * cols, cols)
-    dc = band.dc.astype(np.float64) * q[0]
-    flat[(by * BLOCK * cols + bx) * BLOCK] = dc + IDCT_DC_OFFSET
-    by, bx = np.divmod(band.ac_cell - b0 * cols, cols)
-    # np.take: fancy indexing with uint8/int32 indices is several times slower.
-    nat = np.take(NATURAL_ORDER, band.ac_k)
-    vv, uu = nat // BLOCK, nat % BLOCK
-    ac = band.ac_value.astype(np.float64) * np.take(q, nat)
-    flat[(by * BLOCK * cols + bx) * BLOCK + vv * (BLOCK * cols) + uu] = ac
-    in_range = max(np.abs(dc).max(initial=0), np.abs(ac).max(initial=0)) \
-        <= IDCT_SAFE_COEF
-    idct_plane(grid, in_range, out=plane[b0 * BLOCK:b1 * BLOCK])
+    base = _block_origins(b1 - b0, cols)
+    qz = band.q[NATURAL_ORDER].astype(np.float64)  # table in zig-zag order
+    first = b0 * cols  # the band's first cell
+    flat[np.take(base, band.cell - first)] = band.dc * qz[0] + IDCT_DC_OFFSET
+    k = band.ac_k.astype(np.intp)  # np.take: uint8 indices would be cast twice
+    where = np.take(base, band.ac_cell - first)
+    where += np.take(_coefficient_offsets(cols), k)
+    flat[where] = band.ac_value * np.take(qz, k)
+    idct_plane(grid, out=plane[b0 * BLOCK:b1 * BLOCK])
+
+
+def _block_origins(rows: int, cols: int) -> np.ndarray:
+    """Flat index of coefficient (0, 0) of each cell ``by * cols + bx`` in a
+    (rows, 8, cols, 8) grid: ``(by * 8 * cols + bx) * 8``; int64, (rows * cols,)."""
+    by = np.arange(rows, dtype=np.int64) * (BLOCK * BLOCK * cols)
+    return (by[:, None] + np.arange(0, BLOCK * cols, BLOCK)).reshape(-1)
+
+
+@functools.lru_cache(maxsize=64)
+def _coefficient_offsets(cols: int) -> np.ndarray:
+    """Offset of zig-zag coefficient k (natural (v, u)) from its block's
+    coefficient (0, 0) in a (rows, 8, cols, 8) grid: ``v * 8 * cols + u``;
+    int64, (64,), read-only."""
+    v, u = np.divmod(NATURAL_ORDER.astype(np.int64), BLOCK)
+    offsets = v * (BLOCK * cols) + u
+    offsets.setflags(write=False)
+    return offsets
 
 
 def _upsampled_rows(plane, h_expand, v_expand, width, r0, r1):

@@ -527,25 +527,25 @@ def _fdct_quantize_strip(strip: np.ndarray, d: np.ndarray, half: np.ndarray,
 _IDCT_P1 = IDCT_MATRIX.astype(np.float64) * (1.0 / (1 << IDCT_PASS1_SHIFT))
 _IDCT_P2 = np.ascontiguousarray(IDCT_MATRIX.T, dtype=np.float64) \
     * (1.0 / (1 << IDCT_PASS2_SHIFT))
-# Adding IDCT_DC_OFFSET to a block's dequantized DC adds 4 * offset to each
-# pass-1 output of column 0 (weight 2**13 / 2**11), and that adds
-# 4 * offset * 2**13 / 2**18 = offset / 8 to every pass-2 output before its
-# floor: 2**20 + 0.5, i.e. the rounding half plus a multiple of 1024 that
-# makes the value positive (so truncation is floor) and vanishes under
-# RANGE_MASK.
-IDCT_DC_OFFSET = 8 * (1 << 20) + 4
+# Adding IDCT_DC_OFFSET to a block's dequantized DC adds 4 * offset = 4112
+# (an integer, so pass 1's rounding is unchanged) to each pass-1 output of
+# column 0 (weight 2**13 / 2**11), and that adds 4112 * 2**13 / 2**18 =
+# offset / 8 = 128.5 to every pass-2 output before its floor (every output
+# weighs frequency 0 by 2**13): the rounding half of DESCALE plus the level
+# shift CENTER_SAMPLE.  So floor(pass 2) = x + 128, x the descaled IDCT
+# output that libjpeg's range-limit table is indexed with.
+IDCT_DC_OFFSET = 8 * CENTER_SAMPLE + 4
+
+# No sample wraps when every x lies in [-512, 512) (10-bit two's complement,
+# RANGE_MASK): the range-limit table is then clamp(x + 128, 0, 255), and
+# with v = x + 128 + frac the pre-floor value, clamp(floor(v), 0, 255) =
+# trunc(clamp(v, 0, 255)) (for v < 0 both are 0, for v >= 255 both 255,
+# between them trunc = floor).  x in [-512, 512) <=> v in [-384, 640).
+_NO_WRAP_LOW = -512.0 + CENTER_SAMPLE
+_NO_WRAP_HIGH = 512.0 + CENTER_SAMPLE
 
 
-# Dequantized coefficients up to this magnitude keep every pass-2 value
-# within +-2**20 - 1024 (|out| <= max|z| * R**2 / 2**29 with R the largest
-# absolute row sum of IDCT_MATRIX), so the DC offset makes them positive and
-# a plain int32 cast floors them.  Larger ones take the checked path.
-IDCT_SAFE_COEF = ((1 << 20) - 1024) * (1 << 29) \
-    // int(np.abs(IDCT_MATRIX).sum(axis=1).max()) ** 2
-
-
-def idct_plane(coef: np.ndarray, in_range: bool = False,
-               out: np.ndarray | None = None) -> np.ndarray:
+def idct_plane(coef: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Inverse DCT of a grid of dequantized blocks laid out for the fast path.
 
     Parameters
@@ -553,9 +553,6 @@ def idct_plane(coef: np.ndarray, in_range: bool = False,
     coef : ndarray, shape (R, 8, C, 8), dtype float64
         ``coef[by, v, bx, u]`` = dequantized coefficient (v, u) of block
         (by, bx), with :data:`IDCT_DC_OFFSET` already added to each DC term.
-    in_range : bool
-        The caller knows every dequantized coefficient is at most
-        :data:`IDCT_SAFE_COEF` in magnitude (skips a range check).
     out : ndarray, shape (8 * R, 8 * C), uint8, optional
         Where to write the samples (default: a new array).
 
@@ -571,22 +568,24 @@ def idct_plane(coef: np.ndarray, in_range: bool = False,
     step = _strip_block_rows(cols)
     for by in range(0, nby, step):
         strip = coef[by:by + step]
-        out[by * BLOCK:(by + len(strip)) * BLOCK] = _idct_strip(strip, in_range)
+        _idct_strip(strip, out[by * BLOCK:(by + len(strip)) * BLOCK])
     return out
 
 
-def _idct_strip(coef: np.ndarray, in_range: bool = False) -> np.ndarray:
-    """:func:`idct_plane` of one strip of block rows."""
+def _idct_strip(coef: np.ndarray, out: np.ndarray) -> None:
+    """:func:`idct_plane` of one strip of block rows, written into ``out``."""
     rows = coef.shape[0]
     cols = coef.shape[2] * BLOCK
     # Pass 1 down the columns: [by, v, (bx, u)] -> [by, y, (bx, u)].
     t = _round_half_up(np.matmul(_IDCT_P1, coef.reshape(rows, BLOCK, cols)))
     # Pass 2 along the rows: [(by, y, bx), u] -> [(by, y, bx), x], which is
-    # already the raster order of the samples.
-    t2 = np.matmul(t.reshape(-1, BLOCK), _IDCT_P2)
-    if not in_range and t2.size and (t2.min() < 0 or t2.max() >= 2.0 ** 31):
-        index = np.floor(t2).astype(np.int64)  # exact: t2 = integer / 2**18
+    # already the raster order of the samples; t2 = x + 128 + frac.
+    t2 = np.matmul(t.reshape(-1, BLOCK), _IDCT_P2).reshape(out.shape)
+    if t2.size and (t2.min() < _NO_WRAP_LOW or t2.max() >= _NO_WRAP_HIGH):
+        # Some sample wraps: libjpeg's table at x & RANGE_MASK (exact: t2 is
+        # an integer / 2**18 below 2**32 in magnitude, see the module text).
+        x = np.floor(t2).astype(np.int64) - CENTER_SAMPLE
+        x &= RANGE_MASK
+        np.take(RANGE_LIMIT, x, out=out)
     else:
-        index = t2.astype(np.int32)  # positive thanks to IDCT_DC_OFFSET: floor
-    index &= RANGE_MASK
-    return RANGE_LIMIT.take(index).reshape(rows * BLOCK, cols)
+        np.clip(t2, 0, MAX_SAMPLE, out=out, casting="unsafe")  # truncates

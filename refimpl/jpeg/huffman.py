@@ -764,9 +764,11 @@ MCU_MAX_BITS = 10 * BLOCK_SIZE * (MAX_CODE_LENGTH + MAX_CATEGORY)
 # and table); a window is rebuilt when the walk gets within one MCU plus a
 # 16-bit look-up of its end.
 WINDOW_BYTES = 1 << 18
-# Windows of the lane walk: its tables take about 17 bytes per bit while
-# they are built (16-bit windows as indices, successor and owner tables),
-# so its windows are smaller; 64 KB keeps them at about 9 MB.
+# Windows of the lane walk: its tables take about 15 bytes per bit while
+# they are built (16-bit windows, kept as uint16 for _LaneWalk._cut and
+# cast to intp indices inside np.take, the int8 look-up and the int32
+# successor table) and 10 once built (windows, successor and owner
+# tables), so its windows are smaller; 64 KB keeps them at about 8 MB.
 LANE_WINDOW_BYTES = 1 << 16
 _WINDOW_MARGIN = MCU_MAX_BITS // 8 + 8
 
@@ -839,7 +841,9 @@ class _Windows:
             got = self.lanes.walk(p - base, mcus, limit - base, segment_end - base)
             if got is not None:
                 walked, q, dc_pos, ac_pos, known = got
-                return walked, q + base, dc_pos + base, ac_pos + base, known
+                if base:
+                    q, dc_pos, ac_pos = q + base, dc_pos + base, ac_pos + base
+                return walked, q, dc_pos, ac_pos, known
         walked, q, dc_pos, ac_pos = _walk(self.exact_plan(), p - base, mcus,
                                           limit - base)
         return walked, q + base, dc_pos + base, ac_pos + base, None
@@ -852,9 +856,14 @@ LANES = True
 
 @functools.lru_cache(maxsize=64)
 def _lane_tables(dc: HuffmanTable, ac: HuffmanTable):
-    """(AC advance int32, AC ends-block bool, DC advance int32), 65536 each."""
-    return (ac.advance.astype(np.int32), ac.kstep >= BAD_CODE_STEP,
-            dc.advance.astype(np.int32))
+    """(AC successor, DC advance), int8, 65536 each, for
+    :func:`lanes.successor_table`: the AC symbol's advance (<= 31), plus
+    :data:`lanes.ENDS_BLOCK` where it ends the block (kstep 64).  int8
+    keeps the tables at 64 KB, near the cache the random look-ups hit."""
+    ac_step = ac.advance.copy()
+    ac_step[ac.kstep >= BAD_CODE_STEP] += lanes.ENDS_BLOCK
+    ac_step.setflags(write=False)
+    return ac_step, dc.advance
 
 
 class _LaneWalk:
@@ -888,10 +897,13 @@ class _LaneWalk:
     def _build(self, first: int, end: int):
         if self.f is None:
             size = self.n_bits + SINK_PAD + 1
-            w16 = _windows16(self.data)[:self.n_bits].astype(np.intp)
-            self.f = lanes.successor_table(w16, self.n_bits, size,
+            # 16-bit windows at every bit and 16 bits beyond (zeros after the
+            # data): the successor table reads the first n_bits, _cut pairs
+            # two of them into a 32-bit window.
+            padded = np.concatenate([self.data, np.zeros(2, dtype=np.uint8)])
+            self.w16 = _windows16(padded)[:self.n_bits + LOOKUP_BITS]
+            self.f = lanes.successor_table(self.w16[:self.n_bits], self.n_bits, size,
                                            *_lane_tables(self.dc, self.ac))
-            self.words = _byte_words(self.data)
         self.paths = lanes.run_lanes(self.f, first, end)
         self.owner = lanes.owner_table(self.paths, len(self.f))
         self.region_end = end
@@ -917,28 +929,38 @@ class _LaneWalk:
         """Keep the chain's whole blocks from ``p``: (DC positions, one more
         than the blocks; index in ``path`` of each block's last AC symbol;
         ``path``; its 32-bit windows; their :func:`_window_info` values)."""
-        w32 = _windows32(self.words, path)
-        info = np.take(_window_info(self.ac), w32 >> 16)
-        length = info & 31
-        adv = np.where(length == 0, 1, length + ((info >> 5) & 15))
-        step = info >> 9  # 0 ends the block
+        top = np.take(self.w16, path)  # the 32-bit window is two 16-bit ones
+        w32 = (top.astype(np.uint32) << 16) | np.take(self.w16, path + LOOKUP_BITS)
+        info = np.take(_window_info(self.ac), top)
+        step = info >> _STEP_SHIFT  # 0 ends the block
         ends = step == 0
+        block_last = np.flatnonzero(ends)
+        if _longest_block_steps(step, block_last) >= BLOCK_SIZE - 1:
+            block_last = self._cut_at_index_64(step, ends, block_last)
+        last = np.take(info, block_last)
+        length = last & _LENGTH_BITS
+        adv = np.where(length == 0, 1, length + ((last & _SIZE_BITS) >> _SIZE_SHIFT))
+        dc = np.empty(len(block_last) + 1, dtype=np.int64)
+        dc[0] = p
+        dc[1:] = np.take(path, block_last) + adv
+        self.cached = (dc, block_last, path, w32, info)
+
+    def _cut_at_index_64(self, step, ends, block_last):
+        """``block_last`` up to the first symbol where ``_walk`` ends a block
+        at zig-zag index 64 without an end-of-block symbol (a non-ending
+        symbol whose steps since the block began reach 63), which then ends
+        the kept chain; unchanged if there is none."""
         # Zig-zag index after each symbol: 1 + the steps since the block began.
         csum = np.cumsum(step, dtype=np.int32)
         before = np.zeros(len(csum), dtype=np.int32)
         if len(csum) > 1:
             before[1:] = np.maximum.accumulate(np.where(ends, csum, 0))[:-1]
         over = np.flatnonzero(~ends & (csum - before >= BLOCK_SIZE - 1))
-        if len(over):  # _walk ends this block here: keep the chain up to it
-            self.cuts += 1
-            v = int(over[0])
-            ends = ends[:v + 1].copy()
-            ends[v] = True
-        block_last = np.flatnonzero(ends)
-        dc = np.empty(len(block_last) + 1, dtype=np.int64)
-        dc[0] = p
-        dc[1:] = path[block_last] + adv[block_last]
-        self.cached = (dc, block_last, path, w32, info)
+        if not len(over):
+            return block_last
+        self.cuts += 1
+        v = int(over[0])
+        return np.append(block_last[block_last < v], v)
 
     def _serve(self, p, mcus, limit):
         dc, block_last, path, w32, info = self.cached
@@ -954,6 +976,23 @@ class _LaneWalk:
         counts = np.diff(block_last[b0:b1], prepend=a0 - 1)
         return (b1 - b0, int(dc[b1]), dc[b0:b1], path[a0:a1].astype(np.int64),
                 (w32[a0:a1], info[a0:a1], counts))
+
+
+def _longest_block_steps(step: np.ndarray, block_last: np.ndarray) -> int:
+    """Largest sum of ``step`` over a block of the chain (symbols up to and
+    including each ``block_last``) or over the symbols after the last one.
+
+    A block's steps only grow along it and its ending symbol adds 0, so this
+    is the largest "steps since the block began" of any non-ending symbol:
+    below 63 no block reaches zig-zag index 64 without ending (the exact
+    search of :meth:`_LaneWalk._cut_at_index_64` is then skipped).
+    """
+    if not len(step):
+        return 0
+    starts = np.concatenate([[0], block_last + 1])
+    if starts[-1] == len(step):
+        starts = starts[:-1]  # no symbols after the last block
+    return int(np.add.reduceat(step, starts, dtype=np.int32).max())
 
 
 def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -1024,9 +1063,14 @@ def decode_scan_chunks(data: np.ndarray, segment_bits: Sequence[tuple[int, int]]
                 raise JpegError(f"corrupt data: entropy-coded segment {seg} "
                                 "ends before its last MCU")
         known = None if any(w is None for w in w_parts) else \
-            tuple(np.concatenate(part) for part in zip(*w_parts))
+            tuple(_joined(part) for part in zip(*w_parts))
         yield _records(data, block_tables, windows.dc_tabs, windows.ac_tabs,
-                       np.concatenate(dc_parts), np.concatenate(ac_parts), known)
+                       _joined(dc_parts), _joined(ac_parts), known)
+
+
+def _joined(parts):
+    """np.concatenate of a sequence of arrays, without a copy for one."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def decode_scan(data: np.ndarray, segment_bits: Sequence[tuple[int, int]],
@@ -1105,50 +1149,61 @@ def _records(data, block_tables, dc_tabs, ac_tabs, dc_pos, ac_pos, known=None):
     read, (32-bit windows at ``ac_pos``, their :func:`_window_info` values,
     AC symbols per block), else None; the lanes split blocks exactly where
     the search would, so the search and its check are skipped.
+
+    The DC windows, one per block, are gathered from the bytes at their
+    positions (:func:`_windows32_at`).  Code validity is checked at each
+    block's last AC symbol only: an invalid window ends the block in both
+    walks (``kstep`` 64, and a block end in the lanes' successor table), so
+    no other AC symbol can be invalid.  Zig-zag indices and values are
+    computed for coefficient symbols (size > 0) only.
     """
     per_mcu = len(block_tables)
     n_blocks = len(dc_pos)
     lo = int(dc_pos[0]) >> 3 if n_blocks else 0
     hi = (max(int(dc_pos[-1]), int(ac_pos[-1]) if len(ac_pos) else 0) >> 3) + 8
-    words = _byte_words(data[lo:hi])
+    data = data[lo:hi]
     dc_pos = dc_pos - 8 * lo
-    ac_pos = ac_pos - 8 * lo
     slot = np.arange(n_blocks) % per_mcu if per_mcu > 1 else None
-    dc_w = _windows32(words, dc_pos)
+    dc_w = _windows32_at(data, dc_pos)
     dc_len, dc_size, _ = _info_at(dc_tabs, [dc_tabs.index(t[0]) for t in block_tables],
                                   slot, dc_w, "DC")
     dc_diff = _extend32(dc_w, dc_len, dc_size)
-    after_dc = dc_pos + dc_len + dc_size
     if known is None:
+        ac_pos = ac_pos - 8 * lo
+        after_dc = dc_pos + dc_len + dc_size
         first = np.searchsorted(ac_pos, after_dc)
         if len(ac_pos) < n_blocks or not np.array_equal(
                 ac_pos[np.minimum(first, len(ac_pos) - 1)], after_dc):
             raise JpegError("corrupt data: AC symbols do not follow their DC symbol")
         counts = np.diff(first, append=len(ac_pos))
-        ac_w = _windows32(words, ac_pos)
+        ac_w = _windows32(_byte_words(data), ac_pos)
+        ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
+        info = _info_values(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
+                            slot[ac_block] if per_mcu > 1 else None, ac_w)
     else:  # one slot per MCU: a single AC table
         ac_w, info, counts = known
         first = np.cumsum(counts) - counts
-    ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
-    if known is None:
-        ac_slot = slot[ac_block] if per_mcu > 1 else None
-        ac_len, size, step = _info_at(ac_tabs, [ac_tabs.index(t[1]) for t in block_tables],
-                                      ac_slot, ac_w, "AC")
-    else:
-        ac_len, size, step = _unpack_info(info, "AC")
+        ac_block = np.repeat(np.arange(n_blocks, dtype=np.int32), counts)
+    # An invalid code ends its block (the walks treat it as an EOB), so it
+    # can only be a block's last AC symbol: check those (every block has one).
+    last = first + counts - 1
+    if n_blocks and not (np.take(info, last) & _LENGTH_BITS).all():
+        raise JpegError("corrupt data: invalid AC Huffman code")
     # Zig-zag index = running sum of (run + 1) / 16 steps within the block.
+    step = info >> _STEP_SHIFT
     csum = np.cumsum(step, dtype=np.int32)
-    used = counts > 0
-    k = csum - np.repeat((csum - step)[first[used]], counts[used])
-    coef = np.flatnonzero(size)
-    k = k[coef]
+    coef = np.flatnonzero((info & _SIZE_BITS) != 0)  # size > 0: a coefficient
+    coef_block = np.take(ac_block, coef)
+    before_block = csum[first] - step[first]  # the sum before each block
+    k = np.take(csum, coef) - np.take(before_block, coef_block)
     if len(k) and k.max() > LAST_AC:
         raise JpegError("corrupt data: AC coefficient index beyond 63")
-    value = _extend32(ac_w[coef], ac_len[coef], size[coef])
+    coef_info = np.take(info, coef)
+    value = _extend32(np.take(ac_w, coef), coef_info & _LENGTH_BITS,
+                      (coef_info & _SIZE_BITS) >> _SIZE_SHIFT)
     # Compact types: DC differences and AC values have at most 15 magnitude
     # bits (|v| <= 32767), block indices of a chunk fit int32.
-    return ScanRecords(dc_diff, ac_block[coef], k.astype(np.uint8),
-                       value.astype(np.int16))
+    return ScanRecords(dc_diff, coef_block, k.astype(np.uint8), value.astype(np.int16))
 
 
 def _byte_words(data: np.ndarray) -> np.ndarray:
@@ -1161,57 +1216,88 @@ def _byte_words(data: np.ndarray) -> np.ndarray:
 def _windows32(words: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """The 32 bits starting at each bit position ``pos`` (0-padded), uint32.
 
-    ``words`` from :func:`_byte_words`; positions past its end read zeros.
+    ``words`` from :func:`_byte_words`; ``pos >> 3`` must be below its length.
     """
     i = np.minimum(pos >> 3, len(words) - 1)
     shifted = np.take(words, i) << (pos & 7).astype(np.uint64)  # drop the first bits
     return (shifted >> np.uint64(32)).astype(np.uint32)
 
 
+_BYTE_OFFSETS = np.arange(8, dtype=np.intp)
+
+
+def _windows32_at(data: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """:func:`_windows32` of ``_byte_words(data)`` at ``pos``, reading only
+    the 8 bytes from each ``pos >> 3`` (zeros past the end of ``data``),
+    uint32: cheaper than all the words when positions are sparse (one per
+    block).  ``tests/test_jpeg_decode_fast.py`` checks the two agree."""
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    start = np.minimum(pos >> 3, len(data))
+    rows = np.take(padded, start[:, None] + _BYTE_OFFSETS)  # (n, 8) uint8
+    words = rows.view(">u8").reshape(-1).astype(np.uint64)
+    return ((words << (pos & 7).astype(np.uint64)) >> np.uint64(32)).astype(np.uint32)
+
+
+# Fields of a _window_info value.
+_LENGTH_BITS = 31  # code length, bits 0..4 (0: invalid code)
+_SIZE_SHIFT = 5
+_SIZE_BITS = 15 << _SIZE_SHIFT  # magnitude bits, bits 5..8
+_STEP_SHIFT = 9  # zig-zag step, bits 9..
+
+
 @functools.lru_cache(maxsize=64)
 def _window_info(table: HuffmanTable) -> np.ndarray:
-    """Per 16-bit window: ``length | size << 5 | step << 9`` (int32).
+    """Per 16-bit window: ``length | size << 5 | step << 9`` (int16).
 
     length: code length (0: no valid code); size: magnitude bits (the DC
     symbol, or the AC symbol's low nibble); step: AC zig-zag increment
     ``run + 1`` for a coefficient, 16 for ZRL, 0 for EOB and the other
     size-0 symbols (they end the block).  Read-only, cached per table.
+    An invalid window's value is 0 (length, size and step 0).
     """
     symbol = table.lookup_symbol.astype(np.int32)
     size = symbol if table.is_dc else symbol & 0x0F
     step = np.where(size > 0, (symbol >> 4) + 1, np.where(symbol == ZRL, 16, 0))
     if table.is_dc:
         step = np.zeros_like(symbol)
-    info = table.lookup_length.astype(np.int32) | (size << 5) | (step << 9)
+    info = table.lookup_length.astype(np.int32) | (size << _SIZE_SHIFT) \
+        | (step << _STEP_SHIFT)
+    info = info.astype(np.int16)  # 14 bits; a small table for random look-ups
     info.setflags(write=False)
     return info
 
 
+def _info_values(tables, table_of_slot, slot, window):
+    """:func:`_window_info` values (int16) of the code at the top of each
+    window; ``slot`` (None: one slot) picks each position's table through
+    ``table_of_slot``."""
+    w16 = window >> 16
+    if len(tables) == 1:
+        return np.take(_window_info(tables[0]), w16)
+    table_index = np.asarray(table_of_slot)[slot]
+    info = np.zeros(len(w16), dtype=np.int16)
+    for i, table in enumerate(tables):
+        sel = np.flatnonzero(table_index == i)
+        info[sel] = np.take(_window_info(table), w16[sel])
+    return info
+
+
 def _info_at(tables, table_of_slot, slot, window, kind):
-    """(length, size, step), int32, of the code at the top of each window.
+    """(length, size, step), int16, of the code at the top of each window.
 
     ``slot`` (None: one slot) picks each position's table through
     ``table_of_slot``.  Raises JpegError on an invalid code.
     """
-    w16 = window >> 16
-    if len(tables) == 1:
-        info = np.take(_window_info(tables[0]), w16)
-    else:
-        table_index = np.asarray(table_of_slot)[slot]
-        info = np.zeros(len(w16), dtype=np.int32)
-        for i, table in enumerate(tables):
-            sel = np.flatnonzero(table_index == i)
-            info[sel] = np.take(_window_info(table), w16[sel])
-    return _unpack_info(info, kind)
+    return _unpack_info(_info_values(tables, table_of_slot, slot, window), kind)
 
 
 def _unpack_info(info, kind):
     """(length, size, step) of :func:`_window_info` values; JpegError on an
     invalid code."""
-    length = info & 31
+    length = info & _LENGTH_BITS
     if len(length) and not length.all():
         raise JpegError(f"corrupt data: invalid {kind} Huffman code")
-    return length, (info >> 5) & 15, info >> 9
+    return length, (info & _SIZE_BITS) >> _SIZE_SHIFT, info >> _STEP_SHIFT
 
 
 def _extend32(window: np.ndarray, length: np.ndarray, size: np.ndarray) -> np.ndarray:

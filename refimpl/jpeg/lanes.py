@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPACING", "MIN_REGION_BITS", "successor_table", "run_lanes",
+__all__ = ["SPACING", "MIN_REGION_BITS", "ENDS_BLOCK", "successor_table", "run_lanes",
            "owner_table", "chain_positions", "MAX_CUTS"]
 
 # Bits between lane starts.  A lane costs about SPACING / 5.5 steps plus its
@@ -81,25 +81,31 @@ def _arange(n: int) -> np.ndarray:
     return _AR[:n]
 
 
-def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_advance: np.ndarray,
-                    ac_ends: np.ndarray, dc_advance: np.ndarray) -> np.ndarray:
+# Flag added to an AC window's advance (at most 16 + 15 = 31 bits) where its
+# symbol ends the block, so that one look-up gives both.
+ENDS_BLOCK = 64
+
+
+def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_successor: np.ndarray,
+                    dc_advance: np.ndarray) -> np.ndarray:
     """``f`` (see the module text) at every bit position of a window.
 
     Parameters
     ----------
-    w16 : ndarray, shape (n_bits,), intp
+    w16 : ndarray, shape (n_bits,), integer
         The 16 bits starting at each bit position (0-padded after the data).
     n_bits : int
     size : int
         Length of the table (> n_bits); positions ``>= n_bits`` are a pad
         that moves 2 bits a step into the last position, which maps to
         itself, so that lanes never leave the table.
-    ac_advance, dc_advance : ndarray, shape (65536,), int32
-        Code length plus magnitude bits of the window's AC / DC symbol
-        (1 for an invalid window), :attr:`HuffmanTable.advance`.
-    ac_ends : ndarray, shape (65536,), bool
-        True where the AC symbol ends its block (EOB, other size-0 symbols,
-        invalid codes: ``kstep == 64``).
+    ac_successor : ndarray, shape (65536,), int8
+        Code length plus magnitude bits of the window's AC symbol (1 for an
+        invalid window, :attr:`HuffmanTable.advance`), plus
+        :data:`ENDS_BLOCK` where the symbol ends its block (EOB, other
+        size-0 symbols, invalid codes: ``kstep == 64``).
+    dc_advance : ndarray, shape (65536,), int8
+        The same advance for the window's DC symbol.
 
     Returns
     -------
@@ -107,14 +113,15 @@ def successor_table(w16: np.ndarray, n_bits: int, size: int, ac_advance: np.ndar
     """
     sink = size - 1
     f = np.empty(size, dtype=np.int32)
-    np.take(ac_advance, w16, out=f[:n_bits])
-    f[:n_bits] += _arange(n_bits)
+    step = np.take(ac_successor, w16)
+    ends = np.flatnonzero(step >= ENDS_BLOCK)
+    step &= ENDS_BLOCK - 1  # the advance alone
+    np.add(_arange(n_bits), step, out=f[:n_bits])
     f[n_bits:] = np.minimum(_arange(size)[n_bits:] + 2, sink)
-    ends = np.flatnonzero(np.take(ac_ends, w16))
     y = f[ends]  # the next block's DC symbol
     inside = y < n_bits
     dc = np.ones(len(y), dtype=np.int32)  # the pad advances 1 bit
-    dc[inside] = np.take(dc_advance, w16[y[inside]])
+    dc[inside] = np.take(dc_advance, np.take(w16, y[inside]))
     f[ends] = np.minimum(y + dc, sink)
     return f
 
@@ -132,15 +139,17 @@ def run_lanes(f: np.ndarray, first: int, end: int, spacing: int = SPACING) -> np
     # A lane in the last position (past the data) has covered everything.
     target = np.minimum(starts + (spacing + OVERLAP_BITS), len(f) - 1)
     allowed = n_lanes // 32
-    rows = [starts]
+    rounds = [starts[None]]
     x = starts
-    while len(rows) <= MAX_STEPS:
-        for _ in range(STEP_ROUND):
-            x = np.take(f, x)
-            rows.append(x)
+    for _ in range(MAX_STEPS // STEP_ROUND):
+        rows = np.empty((STEP_ROUND, n_lanes), dtype=np.int32)
+        for t in range(STEP_ROUND):
+            f.take(x, out=rows[t])  # the method: no np.take wrapper per step
+            x = rows[t]
+        rounds.append(rows)
         if np.count_nonzero(x < target) <= allowed:
             break
-    return np.stack(rows)
+    return np.concatenate(rounds)
 
 
 def owner_table(lanes: np.ndarray, size: int) -> np.ndarray:
@@ -163,34 +172,20 @@ def chain_positions(f: np.ndarray, lanes: np.ndarray, owner: np.ndarray,
 
     Stitching: the rest of the lane that visited a position, then the lane
     that visited ``f`` of its last position; where no lane did, ``f`` in a
-    Python loop until one did.  One Python hop per lane used.
+    Python loop until one did.  Which lane follows which is computed for
+    all lanes at once (:func:`_lane_links`); the Python loop only follows
+    those links, one list look-up per lane used.
     """
-    steps, n_lanes = lanes.shape
+    n_lanes = lanes.shape[1]
     last = lanes[-1]
-    last_list = last.tolist()
-    after = np.take(f, last)
-    next_owner = np.take(owner, after).tolist()
-    after_list = after.tolist()
-    seg_lane, seg_step, pieces = [], [], []
-    fv = memoryview(f)
-    ov = memoryview(owner)
-
-    def flush():
-        if seg_lane:
-            lane = np.asarray(seg_lane, dtype=np.int64)
-            step = np.asarray(seg_step, dtype=np.int64)
-            count = steps - step
-            first = np.cumsum(count) - count
-            within = np.arange(int(count.sum())) - np.repeat(first, count)
-            flat = (np.repeat(step, count) + within) * n_lanes + np.repeat(lane, count)
-            pieces.append(lanes.reshape(-1)[flat])
-            seg_lane.clear()
-            seg_step.clear()
-
-    y, o = start, ov[start]
+    after, visitor, link = _lane_links(f, owner, last, end)
+    sink = n_lanes
+    fv, ov = memoryview(f), memoryview(owner)
+    pieces = []
+    y = start
     while True:
+        o = ov[y]
         if o < 0:  # no lane visited y: walk f until one did
-            flush()
             walked = []
             while y < end and ov[y] < 0:
                 walked.append(y)
@@ -199,12 +194,47 @@ def chain_positions(f: np.ndarray, lanes: np.ndarray, owner: np.ndarray,
             if y >= end:
                 break
             o = ov[y]
-        step, lane = divmod(o, n_lanes)
-        seg_lane.append(lane)
-        seg_step.append(step)
-        if last_list[lane] >= end:
+        lane = o % n_lanes
+        used = [lane]
+        while link[lane] != sink:
+            lane = link[lane]
+            used.append(lane)
+        pieces.append(_rest_of_lanes(lanes, o, visitor, used))
+        if last[lane] >= end:
             break
-        y, o = after_list[lane], next_owner[lane]
-    flush()
+        y = int(after[lane])  # no lane visited it: walked above
     path = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
     return path[:np.searchsorted(path, end)]
+
+
+def _lane_links(f, owner, last, end):
+    """Per lane j: ``after[j] = f(last[j])``, ``visitor[j]`` = the lane
+    step that visited it (:func:`owner_table`, -1: none) and, as a list,
+    ``link[j]`` = that step's lane, where the chain continues, or L (the
+    chain ends in lane j: it reaches ``end``, or no lane visited
+    ``after[j]``)."""
+    n_lanes = len(last)
+    after = f.take(last)
+    visitor = owner.take(after)
+    ends_here = (last >= end) | (visitor < 0)
+    link = np.where(ends_here, n_lanes, visitor % n_lanes)
+    return after, visitor, link.tolist()
+
+
+def _rest_of_lanes(lanes, o, visitor, used):
+    """Lane ``used[0]`` from step ``o // L``, then each later lane of
+    ``used`` from the step at which it visited ``f`` of its predecessor's
+    last position, to the end of each lane; int32.
+
+    Lane step ``(t, j)`` is flat index ``t * L + j``; a lane entered at flat
+    index e runs through e, e + L, ... below S * L, ``S - e // L`` entries.
+    """
+    steps, n_lanes = lanes.shape
+    entry = np.empty(len(used), dtype=np.int64)
+    entry[0] = o
+    entry[1:] = visitor[used[:-1]]
+    count = steps - entry // n_lanes
+    first = np.cumsum(count) - count  # where each lane's run begins
+    flat = np.repeat(entry - first * n_lanes, count)
+    flat += np.arange(0, int(first[-1] + count[-1]) * n_lanes, n_lanes)
+    return lanes.reshape(-1).take(flat)

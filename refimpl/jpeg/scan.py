@@ -204,6 +204,16 @@ def _bands_of_chunk(f, scan, lay, rec, m0, n_mcu, carry):
     per_mcu = len(lay.tables)
     dc = _dc_values(rec.dc_diff.reshape(n_mcu, per_mcu), lay.slot_comp, m0,
                     scan.restart_interval, carry)
+    if per_mcu == 1:  # one component in raster order: MCU m is cell m
+        yield _raster_band(f, scan, rec, m0, n_mcu, dc)
+    else:
+        yield from _mcu_bands(f, scan, lay, rec, m0, n_mcu, dc)
+
+
+def _mcu_bands(f, scan, lay, rec, m0, n_mcu, dc):
+    """The Band of each component of MCUs m0 .. m0 + n_mcu - 1 (any scan):
+    block cells from the MCU grid, dummy blocks dropped."""
+    per_mcu = len(lay.tables)
     my, mx = np.divmod(np.arange(m0, m0 + n_mcu), lay.per_row)
     row = (my[:, None] * lay.slot_v + lay.slot_dy).reshape(-1)
     col = (mx[:, None] * lay.slot_h + lay.slot_dx).reshape(-1)
@@ -220,6 +230,22 @@ def _bands_of_chunk(f, scan, lay, rec, m0, n_mcu, carry):
         yield Band(ci, first_row * unit, min(rows, last_row * unit), cols,
                    scan.quant_tables[c.tq], cell[mine], dc[mine], np.take(cell, ac_block),
                    rec.ac_k[keep], rec.ac_value[keep])
+
+
+def _raster_band(f, scan, rec, m0, n_mcu, dc):
+    """The Band of a one-component scan's MCUs m0 .. m0 + n_mcu - 1: its
+    blocks are the component's cells in raster order (``per_row == cols``,
+    no dummy blocks), so a block's cell is its MCU index -- what
+    :func:`_mcu_bands` computes with row and column arithmetic
+    (``tests/test_jpeg_decode_fast.py`` compares the two)."""
+    ci = scan.components[0]
+    c = f.components[ci]
+    rows, cols = component_size(f, c)
+    b0, b1 = m0 // cols, min(rows, ceil_div(m0 + n_mcu, cols))
+    cell = np.arange(m0, m0 + n_mcu, dtype=np.int64)
+    ac_cell = np.add(rec.ac_block, m0, dtype=np.int64)
+    return Band(ci, b0, b1, cols, scan.quant_tables[c.tq], cell, dc, ac_cell,
+                rec.ac_k, rec.ac_value)
 
 
 def coefficient_grid(f) -> list[np.ndarray]:
