@@ -256,9 +256,12 @@ def _float_conv(x, w, b, layer):
     kg = cols.shape[1] // g
     mg = w.shape[0] // g
     wf = w.reshape(w.shape[0], -1)
-    out = np.concatenate([wf[i * mg:(i + 1) * mg] @ cols[:, i * kg:(i + 1) * kg] for i in range(g)], axis=1)
+    parts = [wf[i * mg:(i + 1) * mg] @ cols[:, i * kg:(i + 1) * kg] for i in range(g)]
+    out = parts[0] if g == 1 else np.concatenate(parts, axis=1)
     ho = (x.shape[2] + 2 * layer.pad - layer.kernel) // layer.stride + 1
-    return out.reshape(n, w.shape[0], ho, -1) + b.reshape(1, -1, 1, 1)
+    out = out.reshape(n, w.shape[0], ho, -1)
+    out += b.reshape(1, -1, 1, 1)                     # in place: the same sums, no full-size copy
+    return out
 
 
 def float_forward(spec: NetworkSpec, params: dict, x: np.ndarray, until: str | None = None) -> dict:
@@ -278,7 +281,7 @@ def float_forward(spec: NetworkSpec, params: dict, x: np.ndarray, until: str | N
             y = src * (layer.lrn_k + layer.lrn_alpha / layer.lrn_size * ssq) ** -layer.lrn_beta
         else:
             raise _geometry_only(spec, layer)
-        acts[layer.name] = np.maximum(y, 0) if layer.relu else y
+        acts[layer.name] = np.maximum(y, 0, out=y) if layer.relu else y    # y is this layer's own array
     return acts
 
 
