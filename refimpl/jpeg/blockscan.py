@@ -1,0 +1,358 @@
+"""Fast Huffman encoding of a one-component scan without restart markers.
+
+The general encoder in :mod:`huffman` (``run_length_symbols`` ->
+``assign_codes`` -> ``encode_segments``) builds one record per symbol
+(block, component, is_dc, symbol, extra bits, code) because the encoder
+trace and the golden sets show them.  A greyscale file without restart
+markers -- ``refimpl features``, the mosaics, ``encode_entropy`` -- needs
+only the bytes.  This module writes the same bytes with fewer passes:
+
+1. :func:`block_runs`: per block the DC difference and EOB flag, per
+   non-zero AC coefficient its run/size symbol, magnitude bits and ZRL
+   count (T.81 F.1.2.1, F.1.2.2) -- no per-symbol block/component arrays.
+2. :func:`run_frequencies`: the symbol counts libjpeg's optimize pass
+   gathers, straight from those arrays.
+3. :func:`encode_block_runs`: each item's Huffman code joined with its
+   magnitude bits (at most 16 + 15 = 31 bits) is written once into its
+   emission slot; :func:`pack_ordered` concatenates the items with one
+   wrapping prefix sum instead of a scatter; 0xFF bytes are stuffed with
+   ``bytes.replace``.
+
+The general path stays the definition: ``tests/test_jpeg_blockscan.py``
+checks every function here against it (and :func:`pack_ordered` against
+``huffman.pack_bits``) on hypothesis-generated blocks, tables and values.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import JpegError
+from .huffman import EOB, MAX_CATEGORY, ZRL, HuffmanTable, _CATEGORY
+from .tables import BLOCK_SIZE
+
+__all__ = ["BlockRuns", "block_runs", "run_frequencies", "encode_block_runs",
+           "pack_ordered"]
+
+LAST_AC = BLOCK_SIZE - 1  # zig-zag index 63: EOB unless it is non-zero
+WORD_BITS = 32  # pack_ordered's output word
+# Size categories as intp: symbols index look-up tables, and np.take
+# converts any other index dtype first.
+_CATEGORY_INTP = _CATEGORY.astype(np.intp)
+_CATEGORY_INTP.setflags(write=False)
+_WORD_START = np.uint64(0xFFFFFFFFFFFFFFE0)  # ~31: bit offset of a word
+
+
+class BlockRuns(NamedTuple):
+    """Run-length form of the blocks of one component (no restarts).
+
+    N blocks, M non-zero AC coefficients (block-major, then zig-zag order).
+
+    Attributes
+    ----------
+    dc_diff : ndarray, shape (N,), int32
+        DC difference of each block (F.1.2.1: predictor = previous DC, 0
+        for the first block).
+    dc_size : ndarray, shape (N,), intp
+        Its size category, the DC symbol (intp: it indexes tables).
+    has_eob : ndarray, shape (N,), bool
+        The block ends with EOB (coefficient 63 is zero).
+    ac_value : ndarray, shape (M,), int32
+        Each non-zero AC coefficient.
+    ac_symbol : ndarray, shape (M,), intp
+        Its symbol ``(run % 16) << 4 | size``; never 0x00 or 0xF0 (size is
+        1..15).
+    ac_block : ndarray, shape (M,), int64
+        Its block (non-decreasing).
+    n_zrl : ndarray, shape (M,), int64
+        ZRL symbols (runs of 16 zeros) just before it: ``run // 16``, 0..3.
+    zrl_count : int
+        ``n_zrl.sum()``.
+    first_ac : ndarray, shape (N + 1,), int64
+        Index of block b's first non-zero AC coefficient (M at the end), so
+        block b owns ``first_ac[b]:first_ac[b + 1]``.
+    """
+
+    dc_diff: np.ndarray
+    dc_size: np.ndarray
+    has_eob: np.ndarray
+    ac_value: np.ndarray
+    ac_symbol: np.ndarray
+    ac_block: np.ndarray
+    n_zrl: np.ndarray
+    zrl_count: int
+    first_ac: np.ndarray
+
+
+def block_runs(zigzag: np.ndarray) -> BlockRuns:
+    """DC differences and AC run/size symbols of one component's blocks.
+
+    Parameters
+    ----------
+    zigzag : ndarray, shape (N, 64), integer (values within int16)
+        Quantized coefficients in zig-zag order, blocks in scan order.  DC
+        prediction runs over all of them (one component, no restarts).
+
+    Returns
+    -------
+    BlockRuns
+
+    Raises
+    ------
+    JpegError
+        If an AC value or DC difference needs more than 15 magnitude bits
+        (same messages as ``huffman.run_length_symbols``).
+    """
+    zz = np.asarray(zigzag)
+    n = zz.shape[0]
+    dc = zz[:, 0].astype(np.int32)
+    dc_diff = dc.copy()
+    dc_diff[1:] -= dc[:-1]  # |dc_diff| <= 65535: check before the lookup
+    dc_abs = np.abs(dc_diff)
+    if n and dc_abs.max() >= (1 << MAX_CATEGORY):
+        raise JpegError("DC difference out of range (needs more than 15 bits)")
+    dc_size = np.take(_CATEGORY_INTP, dc_abs)
+    nonzero = zz != 0
+    nonzero[:, 0] = False
+    flat = np.flatnonzero(nonzero)  # 64 * block + k, ascending
+    ac_value = np.take(zz.reshape(-1), flat).astype(np.int32)
+    ac_size = np.take(_CATEGORY_INTP, np.abs(ac_value))  # |value| <= 32768
+    if len(flat) and ac_size.max() > MAX_CATEGORY:
+        raise JpegError("AC coefficient out of range (needs more than 15 bits)")
+    # Zero run before each non-zero (F.1.2.2.1): the distance to the
+    # previous non-zero of its block, or to the DC at flat & ~63.
+    run = np.empty_like(flat)
+    run[1:] = flat[:-1]
+    run[:1] = 0
+    np.maximum(run, flat & ~(BLOCK_SIZE - 1), out=run)
+    np.subtract(flat, run, out=run)
+    run -= 1
+    ac_symbol = (run & 15) << 4
+    ac_symbol |= ac_size
+    n_zrl = run >> 4
+    ac_block = flat >> 6  # BLOCK_SIZE == 2**6
+    first_ac = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ac_block, minlength=n), out=first_ac[1:])
+    return BlockRuns(dc_diff, dc_size, zz[:, LAST_AC] == 0, ac_value, ac_symbol,
+                     ac_block, n_zrl, int(n_zrl.sum()), first_ac)
+
+
+def run_frequencies(runs: BlockRuns):
+    """DC and AC symbol counts (libjpeg's gather pass, ``htest_one_block``).
+
+    Returns
+    -------
+    (dc_freq, ac_freq) : tuple of ndarray, each shape (256,), int64
+        Equal to ``huffman.symbol_frequencies`` of the same blocks' symbols
+        (component 0).
+    """
+    dc_freq = np.bincount(runs.dc_size, minlength=256).astype(np.int64)
+    ac_freq = np.bincount(runs.ac_symbol, minlength=256).astype(np.int64)
+    ac_freq[ZRL] += runs.zrl_count  # AC symbols are never 0xF0 or 0x00
+    ac_freq[EOB] += int(np.count_nonzero(runs.has_eob))
+    return dc_freq, ac_freq
+
+
+def _item_slots(runs: BlockRuns):
+    """Emission slot of every item: per block DC, (ZRL*, AC)*, EOB?.
+
+    Returns (dc_slot (N,), ac_slot (M,), total T); int64 arrays.  The
+    ``n_zrl`` slots just before ``ac_slot`` are the coefficient's ZRLs, and
+    the slot just before the next block's DC (or T) is a block's EOB.
+    """
+    n, m = len(runs.dc_size), len(runs.ac_symbol)
+    eob_before = np.cumsum(runs.has_eob, dtype=np.int64)
+    eob_before -= runs.has_eob  # EOBs of blocks < b
+    # AC i of block b follows DC(b), the b DCs and eob_before[b] EOBs of
+    # earlier blocks, the i earlier coefficients and the ZRLs up to its own.
+    base = np.arange(1, n + 1)
+    base += eob_before
+    ac_slot = np.take(base, runs.ac_block)
+    ac_slot += np.arange(m)
+    items_before = runs.first_ac[:-1].copy()  # AC/ZRL items of blocks < b
+    if runs.zrl_count:
+        zrl_upto = np.cumsum(runs.n_zrl)
+        ac_slot += zrl_upto
+        zrl_upto = np.concatenate([[0], zrl_upto])
+        items_before += zrl_upto[runs.first_ac[:-1]]
+    dc_slot = base
+    dc_slot += items_before
+    dc_slot -= 1
+    total = n + m + runs.zrl_count + int(eob_before[-1] + runs.has_eob[-1] if n else 0)
+    return dc_slot, ac_slot, total
+
+
+def _eob_slots(dc_slot: np.ndarray, has_eob: np.ndarray, total: int) -> np.ndarray:
+    """Slot of each EOB: the one before the next block's DC (or the end)."""
+    block_end = np.empty_like(dc_slot)
+    block_end[:-1] = dc_slot[1:]
+    block_end[-1:] = total
+    return (block_end - 1)[has_eob]
+
+
+def _zrl_slots(runs: BlockRuns, ac_slot: np.ndarray) -> np.ndarray:
+    """Slots of all ZRL items: the ``n_zrl`` just before each coefficient."""
+    after = np.flatnonzero(runs.n_zrl)  # coefficients preceded by ZRLs
+    count = runs.n_zrl[after]
+    owner = np.repeat(after, count)
+    nth = np.arange(runs.zrl_count) - np.repeat(np.cumsum(count) - count, count)
+    return ac_slot[owner] - runs.n_zrl[owner] + nth
+
+
+NO_CODE = 64  # item length marking a symbol without a code (items have <= 31)
+
+
+@functools.lru_cache(maxsize=64)
+def _item_tables(table: HuffmanTable, is_dc: bool):
+    """Per symbol: its code shifted left by its size, the item length
+    (code length + size, or NO_CODE) and the size mask ``2**size - 1``.
+
+    Returns three read-only int64 arrays of shape (256,).  The size is the
+    symbol itself for DC, its low nibble for AC (T.81 F.1.2.1, F.1.2.2).
+    """
+    symbols = np.arange(256)
+    size = symbols if is_dc else symbols & 15
+    size = np.minimum(size, 31)  # DC symbols > 15 never have a code
+    code_length = table.lengths.astype(np.int64)
+    shifted = table.codes.astype(np.int64) << size
+    length = np.where(code_length > 0, code_length + size, NO_CODE)
+    mask = (np.int64(1) << size) - 1
+    for a in (shifted, length, mask):
+        a.setflags(write=False)
+    return shifted, length, mask
+
+
+def _put_items(value, length, slot, symbol, signed, tables) -> None:
+    """Write the items of one class (DC or AC) into their slots.
+
+    ``value = code << size | magnitude bits``, the bits being ``signed`` for
+    a positive value and ``signed - 1`` modulo ``2**size`` for a negative one
+    (F.1.2.1): ``signed + 2**size - 1`` since ``|signed| < 2**size``.
+    """
+    shifted, item_length, mask = tables
+    negative_fix = np.take(mask, symbol)
+    negative_fix &= signed >> 31  # all ones for a negative int32
+    negative_fix += signed
+    negative_fix += np.take(shifted, symbol)
+    value[slot] = negative_fix
+    length[slot] = np.take(item_length, symbol)
+
+
+def coded_items(runs: BlockRuns, dc_table: HuffmanTable,
+                ac_table: HuffmanTable):
+    """Every item's Huffman code followed by its magnitude bits.
+
+    Returns
+    -------
+    (value, length) : ndarray, shape (T,), uint64, in emission
+        order; ``value = code << size | bits < 2**31``, ``length = code
+        length + size <= 16 + 15``.  Equal to ``encode_segments``' items.
+
+    Raises
+    ------
+    JpegError
+        If a symbol has no code in its table (``assign_codes``' message).
+    """
+    dc_slot, ac_slot, total = _item_slots(runs)
+    eob_length = int(ac_table.lengths[EOB]) or NO_CODE
+    value = np.full(total, int(ac_table.codes[EOB]), dtype=np.int64)  # EOBs stay
+    length = np.full(total, eob_length, dtype=np.int64)
+    _put_items(value, length, dc_slot, runs.dc_size, runs.dc_diff,
+               _item_tables(dc_table, True))
+    _put_items(value, length, ac_slot, runs.ac_symbol, runs.ac_value,
+               _item_tables(ac_table, False))
+    if runs.zrl_count:
+        zrl_slot = _zrl_slots(runs, ac_slot)
+        value[zrl_slot] = ac_table.codes[ZRL]
+        length[zrl_slot] = int(ac_table.lengths[ZRL]) or NO_CODE
+    if total and length.max() == NO_CODE:
+        raise _missing_code(runs, dc_table, ac_table, dc_slot, ac_slot, total)
+    return value.view(np.uint64), length.view(np.uint64)
+
+
+def _missing_code(runs: BlockRuns, dc_table: HuffmanTable, ac_table: HuffmanTable,
+                  dc_slot, ac_slot, total) -> JpegError:
+    """The error ``huffman.assign_codes`` raises: the first codeless item."""
+    bad = []  # (slot, kind, symbol)
+    for kind, symbol, slot, table in (
+            ("DC", runs.dc_size, dc_slot, dc_table),
+            ("AC", runs.ac_symbol, ac_slot, ac_table)):
+        missing = np.flatnonzero(table.lengths[symbol] == 0)
+        if len(missing):
+            bad.append((int(slot[missing[0]]), kind, int(symbol[missing[0]])))
+    eob_slot = _eob_slots(dc_slot, runs.has_eob, total)
+    if len(eob_slot) and ac_table.lengths[EOB] == 0:
+        bad.append((int(eob_slot[0]), "AC", EOB))
+    if runs.zrl_count and ac_table.lengths[ZRL] == 0:
+        bad.append((int(_zrl_slots(runs, ac_slot)[0]), "AC", ZRL))
+    _, kind, symbol = min(bad)
+    return JpegError(f"no Huffman code for {kind} symbol 0x{symbol:02X} in the table")
+
+
+def encode_block_runs(runs: BlockRuns, dc_table: HuffmanTable,
+                      ac_table: HuffmanTable) -> bytes:
+    """Entropy-coded data of the scan: packed, padded, 0xFF-stuffed.
+
+    Equal to ``huffman.encode_segments(symbols, *assign_codes(symbols,
+    [dc_table], [ac_table]), 1, 0)`` for the symbols of the same blocks.
+
+    Raises
+    ------
+    JpegError
+        If a symbol has no code in its table (``assign_codes``' message).
+    """
+    value, length = coded_items(runs, dc_table, ac_table)
+    return pack_ordered(value, length).replace(b"\xff", b"\xff\x00")
+
+
+def pack_ordered(value: np.ndarray, length: np.ndarray) -> bytes:
+    """Concatenate bit strings MSB first and pad with 1-bits to a byte.
+
+    Parameters
+    ----------
+    value : ndarray, shape (T,), uint64, ``value < 2**length``
+    length : ndarray, shape (T,), uint64, each 0..31
+
+    Returns
+    -------
+    bytes, ``ceil(sum(length) / 8)`` of them
+        Equal to ``huffman.pack_bits(value, length)[0]`` (one segment).
+
+    Notes
+    -----
+    Item i occupies bits ``[s_i, e_i)`` of the stream, ``e_i`` the prefix
+    sum of the lengths.  Shifted left by ``64 - s_i % 32 - length = (s_i &
+    ~31) + 64 - e_i`` (2..64, as ``s_i % 32 + length <= 62``) it sits in
+    the 64-bit window of the two 32-bit words from its own word ``s_i >>
+    5``.  Items starting in the same word occupy disjoint bits of that
+    window, so OR-ing them (``bitwise_or.reduceat``) loses nothing.  Item i
+    opens a word iff it is the first or its predecessor reached the next
+    word, i.e. the predecessor's shift is <= 32.  Consecutive starts differ
+    by at most 31 bits, so every word up to the last start's word is
+    opened.  Each output word is the high half of its own window OR the
+    low half of the previous word's.
+    """
+    n = len(length)
+    end = np.cumsum(length, dtype=np.uint64)
+    total_bits = int(end[-1]) if n else 0
+    if not total_bits:
+        return b""
+    shift = end - length  # s_i, then (s_i & ~31) + 64 - e_i, in place
+    shift &= _WORD_START
+    shift += np.uint64(2 * WORD_BITS)
+    shift -= end
+    opens = np.empty(n, dtype=bool)
+    opens[0] = True
+    np.less_equal(shift[:-1], WORD_BITS, out=opens[1:])
+    placed = np.left_shift(value, shift, out=shift)
+    window = np.bitwise_or.reduceat(placed, np.flatnonzero(opens))
+    words = np.zeros(len(window) + 1, dtype=np.uint64)
+    np.right_shift(window, np.uint64(WORD_BITS), out=words[:-1])
+    window &= np.uint64(0xFFFFFFFF)
+    words[1:] |= window
+    pad = -total_bits % 8  # F.1.2.3: fill the last byte with 1-bits
+    words[total_bits >> 5] |= ((1 << pad) - 1) << (WORD_BITS - (total_bits & 31) - pad)
+    return words.astype(">u4").tobytes()[:(total_bits + 7) >> 3]
