@@ -1,0 +1,157 @@
+"""The one-component fast path (jpeg.blockscan) against the general encoder.
+
+The general path -- run_length_symbols, symbol_frequencies, assign_codes,
+encode_segments, pack_bits, trace_encoder -- is the oracle (itself checked
+against Pillow/libjpeg-turbo and hand-derived codes elsewhere); the fast
+path must give the same counts, bytes and error messages on blocks with
+extreme values, long zero runs (ZRL), no EOB, and tables with missing codes.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import refimpl.jpeg as rjpeg
+from refimpl.jpeg import blockscan, huffman
+from refimpl.jpeg.codec import _STD_TABLES
+
+
+def _general_scan(zz, dc, ac):
+    """Oracle: entropy-coded bytes (or the JpegError message) of the
+    general path for one component without restarts."""
+    try:
+        symbols = huffman.run_length_symbols(zz)
+        code, length = huffman.assign_codes(symbols, [dc], [ac])
+        return huffman.encode_segments(symbols, code, length, 1, 0)
+    except rjpeg.JpegError as exc:
+        return str(exc)
+
+
+def _fast_scan(zz, dc, ac):
+    try:
+        return blockscan.encode_block_runs(blockscan.block_runs(zz), dc, ac)
+    except rjpeg.JpegError as exc:
+        return str(exc)
+
+
+def _random_blocks(rng, n, density, limit, run_style):
+    """(n, 64) int16 zig-zag blocks: sparse AC values up to ``limit`` in
+    magnitude, a DC walk, optionally long zero runs or a non-zero k = 63."""
+    zz = rng.integers(-limit, limit + 1, (n, 64))
+    zz[rng.random((n, 64)) > density] = 0
+    if run_style == "zrl":  # runs of 16..62 zeros before a late coefficient
+        zz[:, 1:63] = 0
+        zz[:, rng.integers(17, 64)] = rng.integers(1, limit + 1)
+    elif run_style == "full":  # coefficient 63 non-zero: no EOB
+        zz[:, 63] = rng.choice([-limit, limit], n)
+    zz[:, 0] = np.clip(np.cumsum(rng.integers(-limit, limit + 1, n)), -32767, 32767)
+    return zz.astype(np.int16)
+
+
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(0, 40), seed=st.integers(0, 2**32 - 1),
+       density=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+       bits=st.sampled_from([1, 4, 10, 11, 15, 16]),
+       run_style=st.sampled_from(["random", "zrl", "full"]),
+       optimize=st.booleans())
+def test_fast_scan_equals_general_path(n, seed, density, bits, run_style, optimize):
+    """Bytes and frequencies equal the general path; standard tables lack
+    AC sizes > 10 and DC sizes > 11, so large values must fail the same way
+    (same message), and 16-bit values fail the range check in both."""
+    rng = np.random.default_rng(seed)
+    zz = _random_blocks(rng, n, density, (1 << bits) - 1 if bits < 16 else 32767,
+                        run_style)
+    if bits == 16 and n:
+        zz[rng.integers(n), rng.integers(1, 64)] = -32768  # category 16
+    try:
+        symbols = huffman.run_length_symbols(zz)
+    except rjpeg.JpegError as exc:
+        with pytest.raises(rjpeg.JpegError) as fast_exc:
+            blockscan.block_runs(zz)
+        assert str(fast_exc.value) == str(exc)
+        return
+    runs = blockscan.block_runs(zz)
+    dc_freq, ac_freq = huffman.symbol_frequencies(symbols, 1)
+    fast_dc, fast_ac = blockscan.run_frequencies(runs)
+    assert np.array_equal(fast_dc, dc_freq[0]) and np.array_equal(fast_ac, ac_freq[0])
+    if optimize:
+        dc, ac = huffman.optimal_table(dc_freq[0], True), huffman.optimal_table(ac_freq[0], False)
+    else:
+        dc, ac = _STD_TABLES["dc0"], _STD_TABLES["ac0"]
+    assert _fast_scan(zz, dc, ac) == _general_scan(zz, dc, ac)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30),
+       other_seed=st.integers(0, 2**32 - 1))
+def test_missing_codes_fail_with_the_general_message(seed, n, other_seed):
+    """Tables optimised for other blocks lack some symbols (DC, AC, EOB or
+    ZRL): the first codeless item in emission order is named identically."""
+    rng = np.random.default_rng(seed)
+    zz = _random_blocks(rng, n, 0.2, 200, rng.choice(["random", "zrl", "full"]))
+    other = _random_blocks(np.random.default_rng(other_seed), 3, 0.05, 3, "random")
+    dc_freq, ac_freq = huffman.symbol_frequencies(huffman.run_length_symbols(other), 1)
+    dc, ac = huffman.optimal_table(dc_freq[0], True), huffman.optimal_table(ac_freq[0], False)
+    assert _fast_scan(zz, dc, ac) == _general_scan(zz, dc, ac)
+
+
+def test_missing_eob_and_zrl_codes():
+    """Hand cases: a table whose only AC symbol is 0x01 has no EOB and no
+    ZRL code; the fast path names the same first codeless symbol."""
+    dc = huffman.HuffmanTable(rjpeg.HuffmanSpec((1,) + (0,) * 15, (0,)), True)
+    ac = huffman.HuffmanTable(rjpeg.HuffmanSpec((1,) + (0,) * 15, (0x01,)), False)
+    zz = np.zeros((2, 64), dtype=np.int16)
+    zz[:, 1] = 1
+    assert _general_scan(zz, dc, ac) == "no Huffman code for AC symbol 0x00 in the table"
+    assert _fast_scan(zz, dc, ac) == _general_scan(zz, dc, ac)
+    zz[:, 20] = 1  # run of 18 zeros: ZRL before 0x21 (no code either)
+    zz[:, 63] = 1
+    assert _general_scan(zz, dc, ac) == "no Huffman code for AC symbol 0xF0 in the table"
+    assert _fast_scan(zz, dc, ac) == _general_scan(zz, dc, ac)
+
+
+def _naive_pack(values, lengths):
+    """Bit string concatenation with Python integers, 1-padded to a byte."""
+    bits = "".join(format(int(v), f"0{int(n)}b") if n else ""
+                   for v, n in zip(values, lengths))
+    bits += "1" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 31), st.integers(0, 2**31 - 1)),
+                max_size=400))
+def test_pack_ordered_equals_naive_and_pack_bits(items):
+    lengths = np.array([n for n, _ in items], dtype=np.uint64)
+    values = np.array([v % (1 << n) for n, v in items], dtype=np.uint64)
+    packed = blockscan.pack_ordered(values, lengths)
+    assert packed == _naive_pack(values, lengths)
+    used = lengths > 0  # pack_bits takes lengths 1..31
+    if used.any():
+        assert packed == huffman.pack_bits(values[used], lengths[used])[0].tobytes()
+
+
+def test_pack_ordered_long_items_at_every_offset():
+    """31-bit all-ones and single-bit items at every word offset (the
+    64-bit window limit: offset 31 + length 31 = 62 bits)."""
+    lengths = np.array([31, 1] * 40 + [31] * 33 + [7], dtype=np.uint64)
+    values = np.where(lengths == 31, (1 << 31) - 1, 0).astype(np.uint64)
+    assert blockscan.pack_ordered(values, lengths) == _naive_pack(values, lengths)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
+       quality=st.integers(1, 100), optimize=st.booleans(),
+       style=st.sampled_from(["noise", "flat", "edges"]))
+def test_encode_fast_path_equals_traced_general_path(h, w, seed, quality, optimize, style):
+    """encode() of a greyscale image (fast path) equals trace_encoder's
+    file (the staged general path), sizes not multiples of 8 included."""
+    rng = np.random.default_rng(seed)
+    if style == "noise":
+        pixels = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    elif style == "flat":
+        pixels = np.full((h, w), rng.integers(0, 256), dtype=np.uint8)
+    else:  # extreme steps: largest coefficients
+        pixels = np.where(rng.random((h, w)) < 0.5, 0, 255).astype(np.uint8)
+    fast = rjpeg.encode(pixels, quality=quality, optimize=optimize)
+    assert fast == rjpeg.trace_encoder(pixels, quality=quality, optimize=optimize).jpeg
