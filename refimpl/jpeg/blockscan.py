@@ -53,14 +53,16 @@ class BlockRuns(NamedTuple):
 
     Attributes
     ----------
-    dc_diff : ndarray, shape (N,), int32
+    dc_diff : ndarray, shape (N,), int64
         DC difference of each block (F.1.2.1: predictor = previous DC, 0
         for the first block).
     dc_size : ndarray, shape (N,), intp
         Its size category, the DC symbol (intp: it indexes tables).
     has_eob : ndarray, shape (N,), bool
         The block ends with EOB (coefficient 63 is zero).
-    ac_value : ndarray, shape (M,), int32
+    eob_count : int
+        ``has_eob.sum()``.
+    ac_value : ndarray, shape (M,), int64
         Each non-zero AC coefficient.
     ac_symbol : ndarray, shape (M,), intp
         Its symbol ``(run % 16) << 4 | size``; never 0x00 or 0xF0 (size is
@@ -79,6 +81,7 @@ class BlockRuns(NamedTuple):
     dc_diff: np.ndarray
     dc_size: np.ndarray
     has_eob: np.ndarray
+    eob_count: int
     ac_value: np.ndarray
     ac_symbol: np.ndarray
     ac_block: np.ndarray
@@ -108,18 +111,19 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     """
     zz = np.asarray(zigzag)
     n = zz.shape[0]
-    dc = zz[:, 0].astype(np.int32)
+    dc = zz[:, 0].astype(np.int64)
     dc_diff = dc.copy()
     dc_diff[1:] -= dc[:-1]  # |dc_diff| <= 65535: check before the lookup
     dc_abs = np.abs(dc_diff)
     if n and dc_abs.max() >= (1 << MAX_CATEGORY):
         raise JpegError("DC difference out of range (needs more than 15 bits)")
-    dc_size = np.take(_CATEGORY_INTP, dc_abs)
+    # mode="wrap" only skips bounds checks: every index here is in range.
+    dc_size = _CATEGORY_INTP.take(dc_abs, mode="wrap")
     nonzero = zz != 0
     nonzero[:, 0] = False
     flat = np.flatnonzero(nonzero)  # 64 * block + k, ascending
-    ac_value = np.take(zz.reshape(-1), flat).astype(np.int32)
-    ac_size = np.take(_CATEGORY_INTP, np.abs(ac_value))  # |value| <= 32768
+    ac_value = zz.reshape(-1).take(flat, mode="wrap").astype(np.int64)
+    ac_size = _CATEGORY_INTP.take(np.abs(ac_value), mode="wrap")  # |value| <= 32768
     if len(flat) and ac_size.max() > MAX_CATEGORY:
         raise JpegError("AC coefficient out of range (needs more than 15 bits)")
     # Zero run before each non-zero (F.1.2.2.1): the distance to the
@@ -136,8 +140,10 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     ac_block = flat >> 6  # BLOCK_SIZE == 2**6
     first_ac = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(ac_block, minlength=n), out=first_ac[1:])
-    return BlockRuns(dc_diff, dc_size, zz[:, LAST_AC] == 0, ac_value, ac_symbol,
-                     ac_block, n_zrl, int(n_zrl.sum()), first_ac)
+    has_eob = zz[:, LAST_AC] == 0
+    return BlockRuns(dc_diff, dc_size, has_eob, int(np.count_nonzero(has_eob)),
+                     ac_value, ac_symbol, ac_block, n_zrl, int(n_zrl.sum()),
+                     first_ac)
 
 
 def run_frequencies(runs: BlockRuns):
@@ -152,7 +158,7 @@ def run_frequencies(runs: BlockRuns):
     dc_freq = np.bincount(runs.dc_size, minlength=256).astype(np.int64)
     ac_freq = np.bincount(runs.ac_symbol, minlength=256).astype(np.int64)
     ac_freq[ZRL] += runs.zrl_count  # AC symbols are never 0xF0 or 0x00
-    ac_freq[EOB] += int(np.count_nonzero(runs.has_eob))
+    ac_freq[EOB] += runs.eob_count
     return dc_freq, ac_freq
 
 
@@ -164,25 +170,25 @@ def _item_slots(runs: BlockRuns):
     the slot just before the next block's DC (or T) is a block's EOB.
     """
     n, m = len(runs.dc_size), len(runs.ac_symbol)
-    eob_before = np.cumsum(runs.has_eob, dtype=np.int64)
-    eob_before -= runs.has_eob  # EOBs of blocks < b
-    # AC i of block b follows DC(b), the b DCs and eob_before[b] EOBs of
-    # earlier blocks, the i earlier coefficients and the ZRLs up to its own.
-    base = np.arange(1, n + 1)
-    base += eob_before
-    ac_slot = np.take(base, runs.ac_block)
-    ac_slot += np.arange(m)
-    items_before = runs.first_ac[:-1].copy()  # AC/ZRL items of blocks < b
+    # Before block b: its predecessors' b DC items and eob_before[b] EOBs ...
+    if runs.eob_count == n:  # the usual case: every block ends with EOB
+        dc_slot = np.arange(0, 2 * n, 2)
+        ac_slot = runs.ac_block << 1
+    else:
+        eob_before = np.cumsum(runs.has_eob, dtype=np.int64)
+        eob_before -= runs.has_eob
+        dc_slot = eob_before
+        dc_slot += np.arange(n)
+        ac_slot = np.take(dc_slot, runs.ac_block)
+    # ... and their AC and ZRL items.  AC i of block b also follows DC(b),
+    # the i earlier coefficients and the ZRLs up to its own.
+    ac_slot += np.arange(1, m + 1)
+    dc_slot += runs.first_ac[:-1]
     if runs.zrl_count:
         zrl_upto = np.cumsum(runs.n_zrl)
         ac_slot += zrl_upto
-        zrl_upto = np.concatenate([[0], zrl_upto])
-        items_before += zrl_upto[runs.first_ac[:-1]]
-    dc_slot = base
-    dc_slot += items_before
-    dc_slot -= 1
-    total = n + m + runs.zrl_count + int(eob_before[-1] + runs.has_eob[-1] if n else 0)
-    return dc_slot, ac_slot, total
+        dc_slot += np.concatenate([[0], zrl_upto])[runs.first_ac[:-1]]
+    return dc_slot, ac_slot, n + m + runs.zrl_count + runs.eob_count
 
 
 def _eob_slots(dc_slot: np.ndarray, has_eob: np.ndarray, total: int) -> np.ndarray:
@@ -228,17 +234,19 @@ def _item_tables(table: HuffmanTable, is_dc: bool):
 def _put_items(value, length, slot, symbol, signed, tables) -> None:
     """Write the items of one class (DC or AC) into their slots.
 
+    ``symbol``: intp; ``signed``: int64, the DC differences or AC values.
     ``value = code << size | magnitude bits``, the bits being ``signed`` for
     a positive value and ``signed - 1`` modulo ``2**size`` for a negative one
-    (F.1.2.1): ``signed + 2**size - 1`` since ``|signed| < 2**size``.
+    (F.1.2.1): ``signed + 2**size - 1`` since ``|signed| < 2**size``.  (The
+    takes use mode="wrap" only to skip bounds checks: symbols are < 256.)
     """
     shifted, item_length, mask = tables
-    negative_fix = np.take(mask, symbol)
-    negative_fix &= signed >> 31  # all ones for a negative int32
-    negative_fix += signed
-    negative_fix += np.take(shifted, symbol)
-    value[slot] = negative_fix
-    length[slot] = np.take(item_length, symbol)
+    item = np.right_shift(signed, 63)  # -1 where negative
+    item &= mask.take(symbol, mode="wrap")
+    item += signed
+    item += shifted.take(symbol, mode="wrap")
+    value[slot] = item
+    length[slot] = item_length.take(symbol, mode="wrap")
 
 
 def coded_items(runs: BlockRuns, dc_table: HuffmanTable,
