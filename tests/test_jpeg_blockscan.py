@@ -155,3 +155,37 @@ def test_encode_fast_path_equals_traced_general_path(h, w, seed, quality, optimi
         pixels = np.where(rng.random((h, w)) < 0.5, 0, 255).astype(np.uint8)
     fast = rjpeg.encode(pixels, quality=quality, optimize=optimize)
     assert fast == rjpeg.trace_encoder(pixels, quality=quality, optimize=optimize).jpeg
+
+
+@pytest.mark.parametrize("is_dc", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lazy_decoding_tables_equal_a_loop_over_codes(is_dc, seed):
+    """HuffmanTable builds its 65536-entry decoding tables on first access;
+    they equal a direct loop over the canonical codes (T.81 C.2): code c of
+    length L owns windows c << (16 - L) .. ((c + 1) << (16 - L)) - 1."""
+    rng = np.random.default_rng(seed)
+    freq = np.zeros(256, dtype=np.int64)
+    symbols = rng.choice(16 if is_dc else 256, 12 if is_dc else 120, replace=False)
+    freq[symbols] = rng.integers(1, 1000, len(symbols))
+    table = huffman.optimal_table(freq, is_dc)
+    assert "advance" not in vars(table)  # not built by the constructor
+    length = np.zeros(1 << 16, dtype=np.int64)
+    symbol = np.zeros(1 << 16, dtype=np.int64)
+    advance = np.ones(1 << 16, dtype=np.int64)
+    kstep = np.full(1 << 16, 64, dtype=np.int64)
+    for s in range(256):
+        n = int(table.lengths[s])
+        if not n:
+            continue
+        lo = int(table.codes[s]) << (16 - n)
+        hi = (int(table.codes[s]) + 1) << (16 - n)
+        size = s if is_dc else s & 15
+        length[lo:hi], symbol[lo:hi], advance[lo:hi] = n, s, n + size
+        if not is_dc:
+            kstep[lo:hi] = 16 if s == 0xF0 else ((s >> 4) + 1 if size else 64)
+    for name, expected in (("lookup_length", length), ("lookup_symbol", symbol),
+                           ("advance", advance), ("kstep", kstep)):
+        got = getattr(table, name)
+        assert not got.flags.writeable
+        assert np.array_equal(got, expected), name
+        assert getattr(table, name) is got  # built once

@@ -91,6 +91,7 @@ class HuffmanTable:
     lengths : ndarray, shape (256,), dtype uint8
         Code length of each symbol (EHUFSI); 0 means "no code".
     lookup_length : ndarray, shape (65536,), dtype uint8
+        (This and the next three decoding tables are built on first access.)
         For a 16-bit window starting with a code, that code's length;
         0 where the window starts with no valid code.
     lookup_symbol : ndarray, shape (65536,), dtype uint8
@@ -142,22 +143,50 @@ class HuffmanTable:
         self.lengths = np.zeros(256, dtype=np.uint8)
         self.codes[values] = codes
         self.lengths[values] = sizes
-        # Decoding tables: per-code values repeated over the code's windows.
-        symbols = np.asarray(values, dtype=np.int32)
-        spread = np.int64(1) << (LOOKUP_BITS - sizes.astype(np.int64))
-        category = symbols if is_dc else symbols & 0x0F
-        run = symbols >> 4
-        step = np.where(category > 0, run + 1, BAD_CODE_STEP)
-        step[symbols == ZRL] = 16
-        if is_dc:
-            step[:] = BAD_CODE_STEP
-        self.lookup_length = _spread(sizes, spread, 0, np.uint8)
-        self.lookup_symbol = _spread(symbols, spread, 0, np.uint8)
-        self.advance = _spread(sizes + category, spread, 1, np.int8)  # <= 31
-        self.kstep = _spread(step, spread, BAD_CODE_STEP, np.int8)
-        for table in (self.codes, self.lengths, self.lookup_length,
-                      self.lookup_symbol, self.advance, self.kstep):
+        for table in (self.codes, self.lengths):
             table.setflags(write=False)
+        sizes.setflags(write=False)
+        self._code_sizes = sizes  # HUFFVAL order, for the decoding tables
+
+    # Decoding tables: per-code values repeated over the code's windows.
+    # Built on first use (each is 64 KiB and the encoder, e.g. with optimal
+    # tables made per image, never reads them); read-only like the rest.
+
+    def _decode_table(self, per_code: np.ndarray, invalid: int, dtype) -> np.ndarray:
+        spread = np.int64(1) << (LOOKUP_BITS - self._code_sizes.astype(np.int64))
+        table = _spread(per_code, spread, invalid, dtype)
+        table.setflags(write=False)
+        return table
+
+    @property
+    def _symbols(self) -> np.ndarray:
+        return np.asarray(self.spec.values, dtype=np.int32)
+
+    @property
+    def _categories(self) -> np.ndarray:
+        return self._symbols if self.is_dc else self._symbols & 0x0F
+
+    @functools.cached_property
+    def lookup_length(self) -> np.ndarray:
+        return self._decode_table(self._code_sizes, 0, np.uint8)
+
+    @functools.cached_property
+    def lookup_symbol(self) -> np.ndarray:
+        return self._decode_table(self._symbols, 0, np.uint8)
+
+    @functools.cached_property
+    def advance(self) -> np.ndarray:
+        return self._decode_table(self._code_sizes + self._categories, 1,
+                                  np.int8)  # <= 31
+
+    @functools.cached_property
+    def kstep(self) -> np.ndarray:
+        symbols = self._symbols
+        step = np.where(self._categories > 0, (symbols >> 4) + 1, BAD_CODE_STEP)
+        step[symbols == ZRL] = 16
+        if self.is_dc:
+            step[:] = BAD_CODE_STEP
+        return self._decode_table(step, BAD_CODE_STEP, np.int8)
 
     def __eq__(self, other):
         return (isinstance(other, HuffmanTable) and self.spec == other.spec
