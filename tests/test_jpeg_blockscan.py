@@ -142,10 +142,13 @@ def test_pack_ordered_long_items_at_every_offset():
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
        quality=st.integers(1, 100), optimize=st.booleans(),
-       style=st.sampled_from(["noise", "flat", "edges"]))
-def test_encode_fast_path_equals_traced_general_path(h, w, seed, quality, optimize, style):
+       style=st.sampled_from(["noise", "flat", "edges"]),
+       subsampling=st.sampled_from([None, "4:4:4", "4:2:2", "4:2:0"]))
+def test_encode_fast_path_equals_traced_general_path(h, w, seed, quality, optimize, style,
+                                                     subsampling):
     """encode() of a greyscale image (fast path) equals trace_encoder's
-    file (the staged general path), sizes not multiples of 8 included."""
+    file (the staged general path), sizes not multiples of 8 included, and
+    with the SOF sampling factors an explicit subsampling writes."""
     rng = np.random.default_rng(seed)
     if style == "noise":
         pixels = rng.integers(0, 256, (h, w), dtype=np.uint8)
@@ -153,8 +156,8 @@ def test_encode_fast_path_equals_traced_general_path(h, w, seed, quality, optimi
         pixels = np.full((h, w), rng.integers(0, 256), dtype=np.uint8)
     else:  # extreme steps: largest coefficients
         pixels = np.where(rng.random((h, w)) < 0.5, 0, 255).astype(np.uint8)
-    fast = rjpeg.encode(pixels, quality=quality, optimize=optimize)
-    assert fast == rjpeg.trace_encoder(pixels, quality=quality, optimize=optimize).jpeg
+    options = dict(quality=quality, optimize=optimize, subsampling=subsampling)
+    assert rjpeg.encode(pixels, **options) == rjpeg.trace_encoder(pixels, **options).jpeg
 
 
 @pytest.mark.parametrize("is_dc", [True, False])

@@ -8,14 +8,16 @@ markers -- ``refimpl features``, the mosaics, ``encode_entropy`` -- needs
 only the bytes.  This module writes the same bytes with fewer passes:
 
 1. :func:`block_runs`: per block the DC difference and EOB flag, per
-   non-zero AC coefficient its run/size symbol, magnitude bits and ZRL
-   count (T.81 F.1.2.1, F.1.2.2) -- no per-symbol block/component arrays.
+   non-zero AC coefficient its value, run/size symbol and ZRL count (T.81
+   F.1.2.1, F.1.2.2) -- no per-symbol block/component/is_dc arrays.
 2. :func:`run_frequencies`: the symbol counts libjpeg's optimize pass
    gathers, straight from those arrays.
-3. :func:`encode_block_runs`: each item's Huffman code joined with its
-   magnitude bits (at most 16 + 15 = 31 bits) is written once into its
-   emission slot; :func:`pack_ordered` concatenates the items with one
-   wrapping prefix sum instead of a scatter; 0xFF bytes are stuffed with
+3. :func:`coded_items`: each item's Huffman code joined with its magnitude
+   bits (at most 16 + 15 = 31 bits), written once into its emission slot
+   (the slots are index arithmetic, :func:`_item_slots`).
+4. :func:`pack_ordered`: the items, already in stream order, OR-ed per
+   32-bit word with ``bitwise_or.reduceat`` (no scatter, no float
+   accumulation); :func:`encode_block_runs` stuffs 0xFF bytes with
    ``bytes.replace``.
 
 The general path stays the definition: ``tests/test_jpeg_blockscan.py``

@@ -12,6 +12,11 @@ Encoder pipeline (all vectorised, no Python loop per coefficient)
 4. :func:`stuff_bytes`: insert 0x00 after every 0xFF (F.1.2.3); restart
    markers RSTm (m = 0..7 cycling) go between segments (F.1.1.5).
 
+``encode`` of a greyscale image without restart markers and
+``encode_entropy`` take :mod:`blockscan` instead, which writes the same
+bytes without these per-symbol records (tests/test_jpeg_blockscan.py
+checks it against this path).
+
 Huffman tables come either from a DHT specification (:class:`HuffmanTable`)
 or from symbol counts with libjpeg's ``jpeg_gen_optimal_table``
 (:func:`optimal_table`, T.81 K.2).
