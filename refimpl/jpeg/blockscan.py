@@ -142,7 +142,7 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     ac_block = flat >> 6  # BLOCK_SIZE == 2**6
     first_ac = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(ac_block, minlength=n), out=first_ac[1:])
-    has_eob = zz[:, LAST_AC] == 0
+    has_eob = ~nonzero[:, LAST_AC]
     return BlockRuns(dc_diff, dc_size, has_eob, int(np.count_nonzero(has_eob)),
                      ac_value, ac_symbol, ac_block, n_zrl, int(n_zrl.sum()),
                      first_ac)
