@@ -7,6 +7,8 @@ path must give the same counts, bytes and error messages on blocks with
 extreme values, long zero runs (ZRL), no EOB, and tables with missing codes.
 """
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -71,6 +73,9 @@ def test_fast_scan_equals_general_path(n, seed, density, bits, run_style, optimi
         assert str(fast_exc.value) == str(exc)
         return
     runs = blockscan.block_runs(zz)
+    with mock.patch.object(blockscan, "TWO_LEVEL_MIN_FLAGS", 8):  # both scans
+        two_level = blockscan.block_runs(zz)
+    assert all(np.array_equal(a, b) for a, b in zip(runs, two_level))
     dc_freq, ac_freq = huffman.symbol_frequencies(symbols, 1)
     fast_dc, fast_ac = blockscan.run_frequencies(runs)
     assert np.array_equal(fast_dc, dc_freq[0]) and np.array_equal(fast_ac, ac_freq[0])
@@ -108,6 +113,19 @@ def test_missing_eob_and_zrl_codes():
     zz[:, 63] = 1
     assert _general_scan(zz, dc, ac) == "no Huffman code for AC symbol 0xF0 in the table"
     assert _fast_scan(zz, dc, ac) == _general_scan(zz, dc, ac)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.04, 0.5, 1.0])
+@pytest.mark.parametrize("blocks", [1, 5, 4096, 4200])
+def test_two_level_nonzero_scan_equals_flatnonzero(density, blocks):
+    """The two-level scan (large masks) and the plain one give the same
+    positions, with set flags at every lane of a word and at the ends."""
+    rng = np.random.default_rng(blocks)
+    mask = rng.random((blocks, 64)) < density
+    mask[0, 0] = mask[-1, -1] = density > 0
+    for threshold in (8, blockscan.TWO_LEVEL_MIN_FLAGS):
+        with mock.patch.object(blockscan, "TWO_LEVEL_MIN_FLAGS", threshold):
+            assert np.array_equal(blockscan._flat_nonzero(mask), np.flatnonzero(mask))
 
 
 def _naive_pack(values, lengths):

@@ -123,7 +123,7 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     dc_size = _CATEGORY_INTP.take(dc_abs, mode="wrap")
     nonzero = zz != 0
     nonzero[:, 0] = False
-    flat = np.flatnonzero(nonzero)  # 64 * block + k, ascending
+    flat = _flat_nonzero(nonzero)  # 64 * block + k, ascending
     ac_value = zz.reshape(-1).take(flat, mode="wrap").astype(np.int64)
     ac_size = _CATEGORY_INTP.take(np.abs(ac_value), mode="wrap")  # |value| <= 32768
     if len(flat) and ac_size.max() > MAX_CATEGORY:
@@ -146,6 +146,30 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     return BlockRuns(dc_diff, dc_size, has_eob, int(np.count_nonzero(has_eob)),
                      ac_value, ac_symbol, ac_block, n_zrl, int(n_zrl.sum()),
                      first_ac)
+
+
+# Masks with at least this many flags are scanned in two levels.  Measured
+# here (best of 100): the 1024x1024 benchmark plane's mask 0.34 ms instead
+# of 0.44 ms; the 208x208 mosaic's (43,264 flags) 33 us instead of 26 us.
+TWO_LEVEL_MIN_FLAGS = 1 << 18
+
+
+def _flat_nonzero(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` of a C-contiguous bool array whose size is
+    a multiple of 8, in two levels for large masks.
+
+    ``flatnonzero`` costs about the same per flag whether set or not, and
+    quantized coefficients are mostly zero: viewed as uint64, each word
+    holds 8 flags (in memory order), so the words that hold any set flag
+    are found first and only their flags scanned.
+    """
+    flags = mask.reshape(-1)
+    if flags.size < TWO_LEVEL_MIN_FLAGS:
+        return np.flatnonzero(flags)
+    words = flags.view(np.uint64)
+    hit = np.flatnonzero(words != 0)
+    lane = np.flatnonzero(words.take(hit).view(np.bool_))  # 8 * j + flag
+    return (hit.take(lane >> 3) << 3) | (lane & 7)
 
 
 def run_frequencies(runs: BlockRuns):
