@@ -210,3 +210,11 @@ def test_lazy_decoding_tables_equal_a_loop_over_codes(is_dc, seed):
         assert not got.flags.writeable
         assert np.array_equal(got, expected), name
         assert getattr(table, name) is got  # built once
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.integers(1, 3), st.integers(1, 10**6)), min_size=1, max_size=257))
+def test_heap_code_sizes_equal_libjpegs_scans(counts):
+    """optimal_table's heap merge gives the code lengths of jchuff.c's
+    linear scans, ties (many equal small counts) included."""
+    assert huffman._code_sizes(counts) == huffman._code_sizes_by_scan(counts)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import array
 import functools
+import heapq
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -258,13 +259,59 @@ def optimal_table(freq: np.ndarray, is_dc: bool) -> HuffmanTable:
     -------
     HuffmanTable
     """
-    freq = [int(f) for f in np.asarray(freq).reshape(256)] + [1]  # + symbol 256
+    freq = [int(f) for f in np.asarray(freq).reshape(256).tolist()] + [1]  # + symbol 256
     symbols = [i for i, f in enumerate(freq) if f]
-    counts = [freq[i] for i in symbols]
+    codesize = _code_sizes([freq[i] for i in symbols])
+    bits = _limit_code_lengths(codesize)
     n = len(symbols)
+    order = sorted(range(n - 1), key=lambda i: (codesize[i], symbols[i]))
+    values = tuple(symbols[i] for i in order)  # symbol 256 (last) dropped
+    return HuffmanTable(HuffmanSpec(tuple(bits[1:MAX_CODE_LENGTH + 1]), values),
+                        is_dc)
+
+
+def _lengthen_branches(codesize: list, others: list, c1: int, c2: int) -> None:
+    """Merge tree c2 into c1: every code in both gets one bit longer."""
+    for start in (c1, c2):
+        node = start
+        codesize[node] += 1
+        while others[node] >= 0:
+            node = others[node]
+            codesize[node] += 1
+        if start == c1:
+            others[node] = c2  # chain c2's branch onto c1's
+
+
+def _code_sizes(counts: Sequence[int]) -> list[int]:
+    """Huffman code length of each of the (non-zero) ``counts``, as
+    ``jpeg_gen_optimal_table`` merges them; a heap instead of its scans.
+
+    libjpeg's step takes c1 = the active node of least count, on ties the
+    largest index (its "<=" scan), then c2 by the same rule among the
+    others, and gives c1 the sum.  That is the order of the key (count,
+    -index), so a heap of those keys pops exactly c1 then c2, and pushing
+    (sum, -c1) keeps c1's index.  :func:`_code_sizes_by_scan` is the
+    direct transcription; tests check that both agree.
+    """
+    n = len(counts)
+    codesize, others = [0] * n, [-1] * n  # others: next node in the branch
+    heap = [(count, -i) for i, count in enumerate(counts)]
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        v1, key1 = heapq.heappop(heap)
+        v2, key2 = heapq.heappop(heap)
+        heapq.heappush(heap, (v1 + v2, key1))
+        _lengthen_branches(codesize, others, -key1, -key2)
+    return codesize
+
+
+def _code_sizes_by_scan(counts: Sequence[int]) -> list[int]:
+    """:func:`_code_sizes` as jchuff.c writes it: linear scans for the two
+    least counts (the oracle of the heap version)."""
+    counts = list(counts)
+    n = len(counts)
     merged = float("inf")  # libjpeg uses 1000000001 for "already merged"
-    codesize = [0] * n
-    others = [-1] * n  # next symbol in the same branch of the tree
+    codesize, others = [0] * n, [-1] * n
     while True:
         # Two smallest counts; ties go to the larger index, as in libjpeg's
         # "<=" scan over the grouped non-zero symbols.
@@ -277,19 +324,8 @@ def optimal_table(freq: np.ndarray, is_dc: bool) -> HuffmanTable:
         c2 = n - 1 - counts[::-1].index(v2)
         counts[c1] = v1 + v2
         counts[c2] = merged
-        for start in (c1, c2):  # lengthen every code in both branches
-            node = start
-            codesize[node] += 1
-            while others[node] >= 0:
-                node = others[node]
-                codesize[node] += 1
-            if start == c1:
-                others[node] = c2  # chain c2's branch onto c1's
-    bits = _limit_code_lengths(codesize)
-    order = sorted(range(n - 1), key=lambda i: (codesize[i], symbols[i]))
-    values = tuple(symbols[i] for i in order)  # symbol 256 (last) dropped
-    return HuffmanTable(HuffmanSpec(tuple(bits[1:MAX_CODE_LENGTH + 1]), values),
-                        is_dc)
+        _lengthen_branches(codesize, others, c1, c2)
+    return codesize
 
 
 def _limit_code_lengths(codesize: Sequence[int]) -> list[int]:
