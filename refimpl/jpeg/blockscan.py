@@ -71,10 +71,13 @@ class BlockRuns(NamedTuple):
         1..15).
     ac_block : ndarray, shape (M,), int64
         Its block (non-decreasing).
-    n_zrl : ndarray, shape (M,), int64
-        ZRL symbols (runs of 16 zeros) just before it: ``run // 16``, 0..3.
+    zrl_at : ndarray, shape (K,), int64
+        The coefficients (indices into the M) preceded by ZRL symbols, i.e.
+        with a zero run of 16 or more (few: ZRLs are rare).
+    zrl_n : ndarray, shape (K,), int64
+        Their ZRL counts ``run // 16``, 1..3.
     zrl_count : int
-        ``n_zrl.sum()``.
+        ``zrl_n.sum()``.
     first_ac : ndarray, shape (N + 1,), int64
         Index of block b's first non-zero AC coefficient (M at the end), so
         block b owns ``first_ac[b]:first_ac[b + 1]``.
@@ -87,7 +90,8 @@ class BlockRuns(NamedTuple):
     ac_value: np.ndarray
     ac_symbol: np.ndarray
     ac_block: np.ndarray
-    n_zrl: np.ndarray
+    zrl_at: np.ndarray
+    zrl_n: np.ndarray
     zrl_count: int
     first_ac: np.ndarray
 
@@ -138,13 +142,14 @@ def block_runs(zigzag: np.ndarray) -> BlockRuns:
     run -= 1
     ac_symbol = (run & 15) << 4
     ac_symbol |= ac_size
-    n_zrl = run >> 4
+    zrl_at = np.flatnonzero(run >= 16)
+    zrl_n = run.take(zrl_at) >> 4
     ac_block = flat >> 6  # BLOCK_SIZE == 2**6
     first_ac = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(ac_block, minlength=n), out=first_ac[1:])
     has_eob = ~nonzero[:, LAST_AC]
     return BlockRuns(dc_diff, dc_size, has_eob, int(np.count_nonzero(has_eob)),
-                     ac_value, ac_symbol, ac_block, n_zrl, int(n_zrl.sum()),
+                     ac_value, ac_symbol, ac_block, zrl_at, zrl_n, int(zrl_n.sum()),
                      first_ac)
 
 
@@ -192,7 +197,7 @@ def _item_slots(runs: BlockRuns):
     """Emission slot of every item: per block DC, (ZRL*, AC)*, EOB?.
 
     Returns (dc_slot (N,), ac_slot (M,), total T); int64 arrays.  The
-    ``n_zrl`` slots just before ``ac_slot`` are the coefficient's ZRLs, and
+    ``zrl_n`` slots just before a coefficient's slot are its ZRLs, and
     the slot just before the next block's DC (or T) is a block's EOB.
     """
     n, m = len(runs.dc_size), len(runs.ac_symbol)
@@ -210,10 +215,13 @@ def _item_slots(runs: BlockRuns):
     # the i earlier coefficients and the ZRLs up to its own.
     ac_slot += np.arange(1, m + 1)
     dc_slot += runs.first_ac[:-1]
-    if runs.zrl_count:
-        zrl_upto = np.cumsum(runs.n_zrl)
-        ac_slot += zrl_upto
-        dc_slot += np.concatenate([[0], zrl_upto])[runs.first_ac[:-1]]
+    if runs.zrl_count:  # step functions over the few coefficients with ZRLs
+        steps = np.zeros(len(runs.zrl_at) + 1, dtype=np.int64)
+        np.cumsum(runs.zrl_n, out=steps[1:])
+        # ZRLs of coefficients <= i, and of blocks < b.
+        ac_slot += np.repeat(steps, np.diff(runs.zrl_at, prepend=0, append=m))
+        zrl_block = runs.ac_block.take(runs.zrl_at)
+        dc_slot += np.repeat(steps, np.diff(zrl_block + 1, prepend=0, append=n))
     return dc_slot, ac_slot, n + m + runs.zrl_count + runs.eob_count
 
 
@@ -226,12 +234,11 @@ def _eob_slots(dc_slot: np.ndarray, has_eob: np.ndarray, total: int) -> np.ndarr
 
 
 def _zrl_slots(runs: BlockRuns, ac_slot: np.ndarray) -> np.ndarray:
-    """Slots of all ZRL items: the ``n_zrl`` just before each coefficient."""
-    after = np.flatnonzero(runs.n_zrl)  # coefficients preceded by ZRLs
-    count = runs.n_zrl[after]
-    owner = np.repeat(after, count)
-    nth = np.arange(runs.zrl_count) - np.repeat(np.cumsum(count) - count, count)
-    return ac_slot[owner] - runs.n_zrl[owner] + nth
+    """Slots of all ZRL items: the ``zrl_n`` just before each ``zrl_at``."""
+    count = runs.zrl_n
+    owner = np.repeat(runs.zrl_at, count)
+    back = np.repeat(np.cumsum(count), count) - np.arange(runs.zrl_count)  # n..1
+    return ac_slot.take(owner) - back
 
 
 NO_CODE = 64  # item length marking a symbol without a code (items have <= 31)
