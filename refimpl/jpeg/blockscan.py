@@ -219,10 +219,21 @@ def _item_slots(runs: BlockRuns):
         steps = np.zeros(len(runs.zrl_at) + 1, dtype=np.int64)
         np.cumsum(runs.zrl_n, out=steps[1:])
         # ZRLs of coefficients <= i, and of blocks < b.
-        ac_slot += np.repeat(steps, np.diff(runs.zrl_at, prepend=0, append=m))
+        ac_slot += np.repeat(steps, _segment_lengths(runs.zrl_at, m))
         zrl_block = runs.ac_block.take(runs.zrl_at)
-        dc_slot += np.repeat(steps, np.diff(zrl_block + 1, prepend=0, append=n))
+        dc_slot += np.repeat(steps, _segment_lengths(zrl_block + 1, n))
     return dc_slot, ac_slot, n + m + runs.zrl_count + runs.eob_count
+
+
+def _segment_lengths(cuts: np.ndarray, end: int) -> np.ndarray:
+    """Lengths of [0, c_0), [c_0, c_1), ..., [c_last, end) for
+    non-decreasing cuts (``np.diff`` with prepend/append, without its
+    overhead on these short arrays)."""
+    bounds = np.empty(len(cuts) + 2, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1:-1] = cuts
+    bounds[-1] = end
+    return bounds[1:] - bounds[:-1]
 
 
 def _eob_slots(dc_slot: np.ndarray, has_eob: np.ndarray, total: int) -> np.ndarray:
