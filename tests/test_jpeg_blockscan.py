@@ -5,6 +5,8 @@ encode_segments, pack_bits, trace_encoder -- is the oracle (itself checked
 against Pillow/libjpeg-turbo and hand-derived codes elsewhere); the fast
 path must give the same counts, bytes and error messages on blocks with
 extreme values, long zero runs (ZRL), no EOB, and tables with missing codes.
+Also: HuffmanTable's lazily built decoding tables against a loop over the
+codes, and optimal_table's heap merge against jchuff.c's linear scans.
 """
 
 from unittest import mock
