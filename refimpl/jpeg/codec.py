@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import blockscan
 from . import huffman as hf
 from .bands import colour_bands, idct_band
 from .color import ceil_div, encoder_component_plane, rgb_to_ycbcr
@@ -384,8 +385,42 @@ def encode(array: np.ndarray, quality: int = 75, subsampling: str | None = None,
     JpegError
         For an invalid array or parameter.
     """
-    return _encode(array, quality, subsampling, optimize, restart_interval,
-                   restart_rows).jpeg
+    try:
+        return _encode_bytes(array, quality, subsampling, optimize,
+                             restart_interval, restart_rows)
+    except MemoryError:
+        shape = getattr(array, "shape", "?")
+        raise JpegError(f"out of memory encoding an image of shape {shape}") from None
+
+
+def _encode_bytes(array, quality, subsampling, optimize, restart_interval,
+                  restart_rows) -> bytes:
+    """:func:`encode`: greyscale without restart markers takes the
+    :mod:`blockscan` fast path (no per-symbol records); anything else, and
+    :func:`trace_encoder`, the staged general path it is tested against."""
+    image = _check_image(array)
+    optimize = _check_flag("optimize", optimize)
+    grey = image.ndim == 2
+    h, v = _luma_sampling(subsampling, grey)
+    qtables = _quant_tables(quality)
+    layout = _encoder_layout(image.shape[0], image.shape[1], grey, h, v)
+    interval = _restart_interval(layout, restart_interval, restart_rows)
+    if not grey or interval:
+        return _encode_stages(image, quality, subsampling, optimize,
+                              restart_interval, restart_rows).jpeg
+    plane, = _component_planes(image, layout)
+    c, = layout.components
+    runs = blockscan.block_runs(fdct_quantize_plane(plane, qtables[c.tq]))
+    if optimize:
+        dc_freq, ac_freq = blockscan.run_frequencies(runs)
+        dc = hf.optimal_table(dc_freq, True)
+        ac = hf.optimal_table(ac_freq, False)
+        header = _headers(layout, qtables, [dc], [ac], 0)
+    else:
+        dc, ac = _STD_TABLES["dc0"], _STD_TABLES["ac0"]
+        header = _standard_headers(image.shape[0], image.shape[1], True, h, v,
+                                   int(quality), 0)
+    return header + blockscan.encode_block_runs(runs, dc, ac) + write_eoi()
 
 
 @dataclass
@@ -665,15 +700,14 @@ def encode_entropy(coefficients: np.ndarray, optimize: bool = True) -> bytes:
     if len(arr) >= 1 << 32:
         raise JpegError("too many blocks")
     zz = zz.astype(np.int16)
-    symbols = hf.run_length_symbols(zz)
+    runs = blockscan.block_runs(zz)  # one component, no restarts
     if optimize:
-        dc_freq, ac_freq = hf.symbol_frequencies(symbols, 1)
-        dc = hf.optimal_table(dc_freq[0], True)
-        ac = hf.optimal_table(ac_freq[0], False)
+        dc_freq, ac_freq = blockscan.run_frequencies(runs)
+        dc = hf.optimal_table(dc_freq, True)
+        ac = hf.optimal_table(ac_freq, False)
     else:
         dc, ac = _STD_TABLES["dc0"], _STD_TABLES["ac0"]
-    code, code_length = hf.assign_codes(symbols, [dc], [ac])
-    body = hf.encode_segments(symbols, code, code_length, 1, 0) if len(zz) else b""
+    body = blockscan.encode_block_runs(runs, dc, ac) if len(zz) else b""
     header = _ENTROPY_MAGIC + bytes([_ENTROPY_VERSION, layout]) \
         + int(len(zz)).to_bytes(4, "big")
     tables = bytes([0x00]) + bytes(dc.spec.bits) + bytes(dc.spec.values) \

@@ -12,6 +12,11 @@ Encoder pipeline (all vectorised, no Python loop per coefficient)
 4. :func:`stuff_bytes`: insert 0x00 after every 0xFF (F.1.2.3); restart
    markers RSTm (m = 0..7 cycling) go between segments (F.1.1.5).
 
+``encode`` of a greyscale image without restart markers and
+``encode_entropy`` take :mod:`blockscan` instead, which writes the same
+bytes without these per-symbol records (tests/test_jpeg_blockscan.py
+checks it against this path).
+
 Huffman tables come either from a DHT specification (:class:`HuffmanTable`)
 or from symbol counts with libjpeg's ``jpeg_gen_optimal_table``
 (:func:`optimal_table`, T.81 K.2).
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import array
 import functools
+import heapq
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -91,6 +97,7 @@ class HuffmanTable:
     lengths : ndarray, shape (256,), dtype uint8
         Code length of each symbol (EHUFSI); 0 means "no code".
     lookup_length : ndarray, shape (65536,), dtype uint8
+        (This and the next three decoding tables are built on first access.)
         For a 16-bit window starting with a code, that code's length;
         0 where the window starts with no valid code.
     lookup_symbol : ndarray, shape (65536,), dtype uint8
@@ -142,22 +149,50 @@ class HuffmanTable:
         self.lengths = np.zeros(256, dtype=np.uint8)
         self.codes[values] = codes
         self.lengths[values] = sizes
-        # Decoding tables: per-code values repeated over the code's windows.
-        symbols = np.asarray(values, dtype=np.int32)
-        spread = np.int64(1) << (LOOKUP_BITS - sizes.astype(np.int64))
-        category = symbols if is_dc else symbols & 0x0F
-        run = symbols >> 4
-        step = np.where(category > 0, run + 1, BAD_CODE_STEP)
-        step[symbols == ZRL] = 16
-        if is_dc:
-            step[:] = BAD_CODE_STEP
-        self.lookup_length = _spread(sizes, spread, 0, np.uint8)
-        self.lookup_symbol = _spread(symbols, spread, 0, np.uint8)
-        self.advance = _spread(sizes + category, spread, 1, np.int8)  # <= 31
-        self.kstep = _spread(step, spread, BAD_CODE_STEP, np.int8)
-        for table in (self.codes, self.lengths, self.lookup_length,
-                      self.lookup_symbol, self.advance, self.kstep):
+        for table in (self.codes, self.lengths):
             table.setflags(write=False)
+        sizes.setflags(write=False)
+        self._code_sizes = sizes  # HUFFVAL order, for the decoding tables
+
+    # Decoding tables: per-code values repeated over the code's windows.
+    # Built on first use (each is 64 KiB and the encoder, e.g. with optimal
+    # tables made per image, never reads them); read-only like the rest.
+
+    def _decode_table(self, per_code: np.ndarray, invalid: int, dtype) -> np.ndarray:
+        spread = np.int64(1) << (LOOKUP_BITS - self._code_sizes.astype(np.int64))
+        table = _spread(per_code, spread, invalid, dtype)
+        table.setflags(write=False)
+        return table
+
+    @property
+    def _symbols(self) -> np.ndarray:
+        return np.asarray(self.spec.values, dtype=np.int32)
+
+    @property
+    def _categories(self) -> np.ndarray:
+        return self._symbols if self.is_dc else self._symbols & 0x0F
+
+    @functools.cached_property
+    def lookup_length(self) -> np.ndarray:
+        return self._decode_table(self._code_sizes, 0, np.uint8)
+
+    @functools.cached_property
+    def lookup_symbol(self) -> np.ndarray:
+        return self._decode_table(self._symbols, 0, np.uint8)
+
+    @functools.cached_property
+    def advance(self) -> np.ndarray:
+        return self._decode_table(self._code_sizes + self._categories, 1,
+                                  np.int8)  # <= 31
+
+    @functools.cached_property
+    def kstep(self) -> np.ndarray:
+        symbols = self._symbols
+        step = np.where(self._categories > 0, (symbols >> 4) + 1, BAD_CODE_STEP)
+        step[symbols == ZRL] = 16
+        if self.is_dc:
+            step[:] = BAD_CODE_STEP
+        return self._decode_table(step, BAD_CODE_STEP, np.int8)
 
     def __eq__(self, other):
         return (isinstance(other, HuffmanTable) and self.spec == other.spec
@@ -224,13 +259,59 @@ def optimal_table(freq: np.ndarray, is_dc: bool) -> HuffmanTable:
     -------
     HuffmanTable
     """
-    freq = [int(f) for f in np.asarray(freq).reshape(256)] + [1]  # + symbol 256
+    freq = [int(f) for f in np.asarray(freq).reshape(256).tolist()] + [1]  # + symbol 256
     symbols = [i for i, f in enumerate(freq) if f]
-    counts = [freq[i] for i in symbols]
+    codesize = _code_sizes([freq[i] for i in symbols])
+    bits = _limit_code_lengths(codesize)
     n = len(symbols)
+    order = sorted(range(n - 1), key=lambda i: (codesize[i], symbols[i]))
+    values = tuple(symbols[i] for i in order)  # symbol 256 (last) dropped
+    return HuffmanTable(HuffmanSpec(tuple(bits[1:MAX_CODE_LENGTH + 1]), values),
+                        is_dc)
+
+
+def _lengthen_branches(codesize: list, others: list, c1: int, c2: int) -> None:
+    """Merge tree c2 into c1: every code in both gets one bit longer."""
+    for start in (c1, c2):
+        node = start
+        codesize[node] += 1
+        while others[node] >= 0:
+            node = others[node]
+            codesize[node] += 1
+        if start == c1:
+            others[node] = c2  # chain c2's branch onto c1's
+
+
+def _code_sizes(counts: Sequence[int]) -> list[int]:
+    """Huffman code length of each of the (non-zero) ``counts``, as
+    ``jpeg_gen_optimal_table`` merges them; a heap instead of its scans.
+
+    libjpeg's step takes c1 = the active node of least count, on ties the
+    largest index (its "<=" scan), then c2 by the same rule among the
+    others, and gives c1 the sum.  That is the order of the key (count,
+    -index), so a heap of those keys pops exactly c1 then c2, and pushing
+    (sum, -c1) keeps c1's index.  :func:`_code_sizes_by_scan` is the
+    direct transcription; tests check that both agree.
+    """
+    n = len(counts)
+    codesize, others = [0] * n, [-1] * n  # others: next node in the branch
+    heap = [(count, -i) for i, count in enumerate(counts)]
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        v1, key1 = heapq.heappop(heap)
+        v2, key2 = heapq.heappop(heap)
+        heapq.heappush(heap, (v1 + v2, key1))
+        _lengthen_branches(codesize, others, -key1, -key2)
+    return codesize
+
+
+def _code_sizes_by_scan(counts: Sequence[int]) -> list[int]:
+    """:func:`_code_sizes` as jchuff.c writes it: linear scans for the two
+    least counts (the oracle of the heap version)."""
+    counts = list(counts)
+    n = len(counts)
     merged = float("inf")  # libjpeg uses 1000000001 for "already merged"
-    codesize = [0] * n
-    others = [-1] * n  # next symbol in the same branch of the tree
+    codesize, others = [0] * n, [-1] * n
     while True:
         # Two smallest counts; ties go to the larger index, as in libjpeg's
         # "<=" scan over the grouped non-zero symbols.
@@ -243,19 +324,8 @@ def optimal_table(freq: np.ndarray, is_dc: bool) -> HuffmanTable:
         c2 = n - 1 - counts[::-1].index(v2)
         counts[c1] = v1 + v2
         counts[c2] = merged
-        for start in (c1, c2):  # lengthen every code in both branches
-            node = start
-            codesize[node] += 1
-            while others[node] >= 0:
-                node = others[node]
-                codesize[node] += 1
-            if start == c1:
-                others[node] = c2  # chain c2's branch onto c1's
-    bits = _limit_code_lengths(codesize)
-    order = sorted(range(n - 1), key=lambda i: (codesize[i], symbols[i]))
-    values = tuple(symbols[i] for i in order)  # symbol 256 (last) dropped
-    return HuffmanTable(HuffmanSpec(tuple(bits[1:MAX_CODE_LENGTH + 1]), values),
-                        is_dc)
+        _lengthen_branches(codesize, others, c1, c2)
+    return codesize
 
 
 def _limit_code_lengths(codesize: Sequence[int]) -> list[int]:
