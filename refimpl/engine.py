@@ -564,19 +564,20 @@ def lrn(x: np.ndarray, layer: LayerSpec, ql: QLayer):
 
     Exact float64 evaluation (fixedpoint.lrn_scale_f64) where its bounds hold
     (always for the shipped networks), else the int64 definition where its bounds
-    hold (fixedpoint.lrn_int64_check), else one RefimplError naming the layer.
+    hold for this input (fixedpoint.lrn_int64_check), else one RefimplError naming the layer.
     """
     params = (layer.lrn_size, layer.lrn_alpha, layer.lrn_beta, layer.lrn_k)
     plan = _lrn_plan(*params, ql.in_frac, ql.rounding)
     if plan is not None:
         y, sat = _lrn_f64(x, layer.lrn_size, plan)
         return y, LayerStats(0, sat, y.size)
-    try:
-        fx.lrn_int64_check(_lrn_tables(*params), layer.lrn_size, ql.in_frac)
-    except RefimplError as exc:
-        raise RefimplError(f"layer {layer.name}: {exc}") from None
     a = x.astype(np.int64)
     ssq = lrn_window_sum(a * a, layer.lrn_size)
+    try:                                 # this input's maxima: the int64 steps must not wrap
+        fx.lrn_int64_check(_lrn_tables(*params), layer.lrn_size, ql.in_frac,
+                           int(ssq.max(initial=0)), _max_abs(x))
+    except RefimplError as exc:
+        raise RefimplError(f"layer {layer.name}: {exc}") from None
     y, sat = fx.saturate(fx.lrn_scale(a, ssq, ql.in_frac, _lrn_tables(*params), ql.rounding))
     return y.astype(np.int16), LayerStats(0, sat, y.size)
 

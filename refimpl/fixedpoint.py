@@ -249,29 +249,34 @@ def lrn_tables(size: int, alpha: float, beta: float, k: float) -> dict:
                 EXP_SHIFT=np.array(exp_shift, dtype=np.int64))
 
 
-def lrn_int64_check(tables: dict, size: int, frac: int):
-    """RefimplError unless every int64 step of ``lrn_scale`` stays below 2**63 for every
-    int16 input at input format ``frac`` (else the int64 arithmetic would wrap silently).
+def lrn_int64_check(tables: dict, size: int, frac: int, ssq_max: int | None = None,
+                    a_max: int = 1 << 15):
+    """RefimplError unless every int64 step of ``lrn_scale`` stays below 2**63 for inputs
+    with window sums of squares up to ``ssq_max`` (default the int16 worst case
+    size * 2**30) and magnitudes up to ``a_max``, at input format ``frac`` (else the
+    int64 arithmetic would wrap silently).
 
-    Bounds, worst case over int16 inputs (|a| <= 2**15, ssq <= size * 2**30):
-      P = ssq * ALPHA_Q <= size * 2**30 * ALPHA_Q < 2**49; round_shift(P, sh) with
+    Bounds:
+      P = ssq * ALPHA_Q <= ssq_max * ALPHA_Q (< 2**49); round_shift(P, sh) with
           sh = ALPHA_FRAC + 2 frac - D_FRAC is at most P >> sh plus 1 (sh > 0) or P << -sh;
       D = K_Q + that must be below 2**63, which also keeps e = bit_length(D) - 1 within
           the tables (LRN_MAX_E = 62);
-      a * mant * EXP_LUT[e] <= 2**15 * 2**23 * 2**15 = 2**53 is then shifted by
-          s_e = 38 + EXP_SHIFT[e]; s_e < 0 is a left shift, so s_e >= -9 is needed for
-          every e that D can reach (2**53 << 9 = 2**62).
+      a * mant * EXP_LUT[e] <= a_max * 2**23 * 2**15 is then shifted by
+          s_e = 38 + EXP_SHIFT[e] (clamped at LRN_MAX_SHIFT); s_e < 0 is a left shift, which
+          must stay below 2**63 for every e that D can reach (from bit_length(K_Q) - 1 up).
     """
+    ssq_max = size * (1 << 30) if ssq_max is None else int(ssq_max)
     sh = tables["ALPHA_FRAC"] + 2 * frac - LRN_D_FRAC
-    prod_max = size * (1 << 30) * tables["ALPHA_Q"]
+    prod_max = ssq_max * tables["ALPHA_Q"]
     d_max = int(tables["K_Q"]) + ((prod_max >> sh) + 1 if sh > 0 else prod_max << -sh)
     where = f"at input frac {frac}"
     if d_max >= 1 << 63:
         raise RefimplError(f"LRN {where}: the fixed-point denominator D reaches 2**{d_max.bit_length() - 1} "
                            f"(k * 2**{LRN_D_FRAC} plus alpha/size * sum a**2), beyond the 64-bit datapath")
+    top = int(a_max) << (LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC)
     for e in range(int(tables["K_Q"]).bit_length() - 1, d_max.bit_length()):
         s_e = LRN_TABLE_FRAC + LRN_INTERP_BITS + LRN_TABLE_FRAC + int(tables["EXP_SHIFT"][e])
-        if s_e < -9:
+        if s_e < 0 and top << -s_e >= 1 << 63:
             raise RefimplError(f"LRN {where}: the scale d**-beta reaches 2**{-int(tables['EXP_SHIFT'][e])} "
                                f"at d = 2**{e - LRN_D_FRAC} (k too small for beta), beyond the 64-bit datapath")
 

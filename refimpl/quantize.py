@@ -297,16 +297,6 @@ def check_supported(spec: NetworkSpec):
             raise _geometry_only(spec, layer)
 
 
-def _check_lrn(layer, in_frac: int):
-    """The LRN's tables and its 64-bit bounds at this input format (fx.lrn_int64_check;
-    the exact float64 path's bounds are stricter); errors name the layer."""
-    try:
-        tables = fx.lrn_tables(layer.lrn_size, layer.lrn_alpha, layer.lrn_beta, layer.lrn_k)
-        fx.lrn_int64_check(tables, layer.lrn_size, in_frac)
-    except RefimplError as exc:
-        raise RefimplError(f"layer {layer.name}: {exc}") from None
-
-
 # ---------------------------------------------------------------- whole network
 def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, *, per_channel: bool = False,
                      bias_bits: int = 16, acc_bits: int = fx.DEFAULT_ACC_BITS,
@@ -331,8 +321,6 @@ def quantize_network(spec: NetworkSpec, params: dict, calib_pixels: np.ndarray, 
         common = dict(name=layer.name, kind=layer.kind, in_frac=in_frac, acc_bits=acc_bits,
                       overflow=overflow, rounding=rounding, relu=layer.relu)
         if not layer.weighted:
-            if layer.kind == "lrn":                   # refused here, before any run, if the int64 LRN could wrap
-                _check_lrn(layer, in_frac)
             out_frac[layer.name] = in_frac
             layers.append(QLayer(out_frac=in_frac, **common))
             continue

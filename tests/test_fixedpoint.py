@@ -195,11 +195,26 @@ def test_lrn_f64_plan_refuses_configurations_outside_its_proof():
     assert fx.lrn_f64_plan(fx.lrn_tables(5, 1e-4, 0.75, 1.0), 5, 5, "half_up") is not None
 
 
+def test_lrn_int64_fallback_matches_direct_loop():
+    """alpha / n = 16 at frac -8 is outside the float64 proof (the worst case D is 3 * 2**66);
+    on small data the engine's int64 path still equals the loop."""
+    from refimpl import engine, kernels
+    from refimpl.quantize import QLayer
+    from refimpl.spec import LayerSpec
+    layer = LayerSpec("n", "lrn", lrn_size=3, lrn_alpha=48.0, lrn_beta=0.25, lrn_k=1.0)
+    ql = QLayer(name="n", kind="lrn", in_frac=-8, out_frac=-8)
+    assert engine._lrn_plan(3, 48.0, 0.25, 1.0, -8, "half_up") is None
+    x = np.random.default_rng(2).integers(-100, 101, (1, 4, 3, 5)).astype(np.int16)
+    got, stats = engine.lrn(x, layer, ql)
+    want, sat = kernels.lrn_direct(x[0], layer, ql)
+    assert np.array_equal(got[0], want) and stats.saturations == sat
+
+
 @pytest.mark.parametrize("size, alpha, beta, k, frac", [
     (5, 1e-4, 0.75, 2.0 ** 38, 5),      # K_Q = 2**54: D beyond 2**53 (float64), within 2**63
     (3, 1e-4, 4.0, 2.0 ** -10, 0),      # d down to 2**-10, beta 4: the scale needs a left shift by 2
 ])
-def test_lrn_int64_fallback_matches_direct_loop(size, alpha, beta, k, frac):
+def test_lrn_int64_path_matches_direct_loop_over_the_int16_range(size, alpha, beta, k, frac):
     """Configurations outside the float64 proof but inside the int64 bounds run the engine's
     int64 path, equal to the Python-integer loop over the whole int16 range."""
     from refimpl import engine, kernels
@@ -224,18 +239,31 @@ def test_lrn_int64_fallback_matches_direct_loop(size, alpha, beta, k, frac):
     (3, 1e-4, 4.0, 2.0 ** -14, 0, "scale d**-beta reaches 2**56 at d = 2**-14"),
 ])
 def test_lrn_outside_the_int64_bounds_is_refused(size, alpha, beta, k, frac, what):
-    """Where lrn_scale's int64 steps could wrap for some int16 input, the engine and quantization
-    refuse the layer with one line naming it, instead of a silently wrong output."""
-    from refimpl import engine, quantize
+    """Where lrn_scale's int64 steps would wrap on the input at hand (full-scale data here), the
+    engine refuses the layer with one line naming it, instead of a silently wrong output."""
+    from refimpl import engine
     from refimpl.errors import RefimplError
     from refimpl.quantize import QLayer
-    from refimpl.spec import LayerSpec, NetworkSpec
+    from refimpl.spec import LayerSpec
     layer = LayerSpec("n", "lrn", lrn_size=size, lrn_alpha=alpha, lrn_beta=beta, lrn_k=k)
+    x = np.full((1, 3, 2, 2), -32768, dtype=np.int16)
     with pytest.raises(RefimplError, match=f"layer n: LRN at input frac {frac}: the .*{re.escape(what)}"):
-        engine.lrn(np.zeros((1, 3, 2, 2), np.int16), layer, QLayer(name="n", kind="lrn", in_frac=frac, out_frac=frac))
-    spec = NetworkSpec("lrn-only", (3, 2, 2), (layer,), input_frac=frac)
-    with pytest.raises(RefimplError, match=f"layer n: LRN at input frac {frac}: the .*{re.escape(what)}"):
-        quantize.quantize_network(spec, {}, np.zeros((1, 3, 2, 2), np.uint8))
+        engine.lrn(x, layer, QLayer(name="n", kind="lrn", in_frac=frac, out_frac=frac))
+
+
+def test_lrn_int64_check_bounds_by_hand():
+    """The bound arithmetic of lrn_int64_check on hand-derived cases."""
+    t = fx.lrn_tables(3, 48.0, 0.25, 1.0)            # alpha/n = 16: ALPHA_Q = 2**14, ALPHA_FRAC = 10
+    assert (t["ALPHA_Q"], t["ALPHA_FRAC"]) == (1 << 14, 10)
+    # frac -8: sh = 10 - 16 - 16 = -22, D = 2**16 + ssq * 2**14 * 2**22: below 2**63 iff ssq < 2**27 - 1/64
+    fx.lrn_int64_check(t, 3, -8, ssq_max=(1 << 27) - 1)
+    with pytest.raises(Exception, match="2\\*\\*63"):
+        fx.lrn_int64_check(t, 3, -8, ssq_max=1 << 27)
+    t = fx.lrn_tables(3, 1e-4, 4.0, 2.0 ** -14)      # K_Q = 4: e = 2, s_e = 38 + 4 * (2 - 16) = -18
+    fx.lrn_int64_check(t, 3, 0, ssq_max=0, a_max=(1 << 7) - 1)          # (2**7 - 1) * 2**38 << 18 < 2**63
+    with pytest.raises(Exception, match="d = 2\\*\\*-14"):
+        fx.lrn_int64_check(t, 3, 0, ssq_max=0, a_max=1 << 7)           # 2**7 * 2**38 << 18 = 2**63
+
 
 
 
