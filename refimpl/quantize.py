@@ -360,9 +360,11 @@ def reference_outputs(qnet: QNetwork, params: dict, pixels: np.ndarray, until: s
 def sqnr_db(ref: np.ndarray, q: np.ndarray, frac: int) -> float:
     """10*log10(sum ref**2 / sum (ref - q * 2**-frac)**2) in dB; inf when identical."""
     ref = np.asarray(ref, dtype=np.float64)
-    err = ref - np.asarray(q, dtype=np.float64) * 2.0 ** -frac
-    noise = float(np.sum(err * err))
-    signal = float(np.sum(ref * ref))
+    err = np.array(q, dtype=np.float64)              # the same elementwise steps, in one buffer
+    err *= 2.0 ** -frac
+    np.subtract(ref, err, out=err)
+    noise = float(np.sum(np.square(err, out=err)))
+    signal = float(np.sum(np.square(ref, out=err)))
     if noise == 0:
         return math.inf
     if signal == 0:
