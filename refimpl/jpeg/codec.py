@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -299,18 +300,30 @@ class _Encoded:
     jpeg: bytes
 
 
-def _encode(array, quality, subsampling, optimize, restart_interval,
-            restart_rows) -> _Encoded:
+def _memory_checked(stage, array, *args):
+    """``stage(array, *args)``, a MemoryError becoming one JpegError line."""
     try:
-        return _encode_stages(array, quality, subsampling, optimize,
-                              restart_interval, restart_rows)
+        return stage(array, *args)
     except MemoryError:
         shape = getattr(array, "shape", "?")
         raise JpegError(f"out of memory encoding an image of shape {shape}") from None
 
 
-def _encode_stages(array, quality, subsampling, optimize, restart_interval,
-                   restart_rows) -> _Encoded:
+class _Setup(NamedTuple):
+    """The checked parameters of one encode."""
+    image: np.ndarray
+    optimize: bool
+    grey: bool
+    h: int
+    v: int
+    quality: int
+    qtables: tuple
+    layout: _Layout
+    interval: int
+
+
+def _setup(array, quality, subsampling, optimize, restart_interval, restart_rows) -> _Setup:
+    """Check the image and parameters; layout, quantization tables, restart interval."""
     image = _check_image(array)
     optimize = _check_flag("optimize", optimize)
     grey = image.ndim == 2
@@ -318,6 +331,17 @@ def _encode_stages(array, quality, subsampling, optimize, restart_interval,
     qtables = _quant_tables(quality)
     layout = _encoder_layout(image.shape[0], image.shape[1], grey, h, v)
     interval = _restart_interval(layout, restart_interval, restart_rows)
+    return _Setup(image, optimize, grey, h, v, int(quality), qtables, layout, interval)
+
+
+def _encode(array, quality, subsampling, optimize, restart_interval,
+            restart_rows) -> _Encoded:
+    return _memory_checked(_encode_stages, _setup(array, quality, subsampling, optimize,
+                                                  restart_interval, restart_rows))
+
+
+def _encode_stages(setup: _Setup) -> _Encoded:
+    image, optimize, grey, h, v, quality, qtables, layout, interval = setup
     planes = _component_planes(image, layout)
     coefficients, grids = [], []
     for plane, c in zip(planes, layout.components):
@@ -385,29 +409,17 @@ def encode(array: np.ndarray, quality: int = 75, subsampling: str | None = None,
     JpegError
         For an invalid array or parameter.
     """
-    try:
-        return _encode_bytes(array, quality, subsampling, optimize,
-                             restart_interval, restart_rows)
-    except MemoryError:
-        shape = getattr(array, "shape", "?")
-        raise JpegError(f"out of memory encoding an image of shape {shape}") from None
+    return _memory_checked(_encode_bytes, _setup(array, quality, subsampling, optimize,
+                                                 restart_interval, restart_rows))
 
 
-def _encode_bytes(array, quality, subsampling, optimize, restart_interval,
-                  restart_rows) -> bytes:
+def _encode_bytes(setup: _Setup) -> bytes:
     """:func:`encode`: greyscale without restart markers takes the
     :mod:`blockscan` fast path (no per-symbol records); anything else, and
     :func:`trace_encoder`, the staged general path it is tested against."""
-    image = _check_image(array)
-    optimize = _check_flag("optimize", optimize)
-    grey = image.ndim == 2
-    h, v = _luma_sampling(subsampling, grey)
-    qtables = _quant_tables(quality)
-    layout = _encoder_layout(image.shape[0], image.shape[1], grey, h, v)
-    interval = _restart_interval(layout, restart_interval, restart_rows)
+    image, optimize, grey, h, v, quality, qtables, layout, interval = setup
     if not grey or interval:
-        return _encode_stages(image, quality, subsampling, optimize,
-                              restart_interval, restart_rows).jpeg
+        return _encode_stages(setup).jpeg
     plane, = _component_planes(image, layout)
     c, = layout.components
     runs = blockscan.block_runs(fdct_quantize_plane(plane, qtables[c.tq]))
