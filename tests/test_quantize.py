@@ -196,3 +196,18 @@ def test_clamp_warnings_maxima_cached_equal_recomputed(per_channel):
         for src in (params, copy):
             w_max, b_max = report._float_maxima(qnet, ql, src)
             assert np.array_equal(w_max, direct[0]) and b_max == direct[1]
+
+
+def test_max_abs_by_chunks(monkeypatch):
+    """max |a| taken chunk by chunk equals np.abs(a).max(), the extreme in any chunk and sign."""
+    monkeypatch.setattr(quantize, "SYNTH_CHUNK", 7)
+    rng = np.random.default_rng(4)
+    assert quantize.max_abs(np.empty(0)) == 0.0
+    for n in (1, 6, 7, 8, 50):
+        for where in range(n):
+            for sign in (-1.0, 1.0):
+                a = rng.uniform(-1, 1, n)
+                a[where] = sign * 9.25
+                assert quantize.max_abs(a) == float(np.abs(a).max()) == 9.25
+    b = rng.standard_normal((4, 3, 5))
+    assert quantize.max_abs(b) == float(np.abs(b).max())          # any shape: taken flat
