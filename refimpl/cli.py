@@ -701,6 +701,11 @@ def _add_host(sub):
     p.add_argument("file", help="bitstream written by 'refimpl edge'")
     p.add_argument("--network", help="refuse a bitstream of any other network")
     _add_weight_flags(p)
+    p.add_argument("--edge-weights", metavar="W",
+                   help="the weights the edge ran, as --weights takes them or 'shipped' (the network's shipped "
+                        "trained weights), when the host's differ after the cut (a host partition fine-tuned on "
+                        "the edge's coded features): the bitstream's weights CRC is checked against these, the "
+                        "layers after the cut run with --weights")
     p.add_argument("--mode", default="fixed", help="fixed (default: the bit-exact engine) or float (float64)")
     p.add_argument("--top", type=int, default=5, help="classes to print (default 5)")
     p.add_argument("--format", default="table", help="table (default) or json")
@@ -737,8 +742,16 @@ def cmd_host(args) -> int:
     spec = networks.get(h.network)
     params, calib = _split_params(spec, args.weights, args.seed)
     qnet = partition.quantize_for_split(spec, params, calib)
+    edge_qnet = None
+    if args.edge_weights is not None:
+        from . import trained
+        if args.edge_weights == "shipped" and not trained.has_shipped(spec):
+            raise RefimplError(f"--edge-weights shipped: network {spec.name} has no shipped trained weights")
+        edge_params, edge_calib = _split_params(spec, None if args.edge_weights == "shipped" else args.edge_weights,
+                                                args.seed)
+        edge_qnet = partition.quantize_for_split(spec, edge_params, edge_calib)
     try:
-        out = partition.host_decode_run(qnet, data, args.mode, params)
+        out = partition.host_decode_run(qnet, data, args.mode, params, edge_qnet)
     except RefimplError as exc:
         raise RefimplError(f"{args.file}: {exc}") from None
     top = partition.top_k(out["scores"][0], args.top)

@@ -127,3 +127,30 @@ def test_features_json_and_csv_carry_units(tmp_path):
     p = refimpl("features", "--network", "alexnet-cifar", "--qf", "50", "--format", "csv")
     rows = p.stdout.splitlines()
     assert rows[0].startswith("layer,shape,values") and len(rows) == 1 + 14
+
+
+def test_fine_tuned_host_takes_a_stream_of_the_shipped_edge(tmp_path):
+    """The paper's set-up: the edge keeps the shipped weights, the host runs the split-fine-tuned
+    ones. Without --edge-weights the host refuses the stream (its whole-network CRC differs, and the
+    line says what to do); with it, a lossless conv5 stream gives the top-5 of the unsplit fine-tuned
+    network (its edge layers are the shipped ones), computed in-process."""
+    from refimpl import trained
+    ft = trained._data("alexnet-cifar-ft-conv5.npz")
+    f = tmp_path / "conv5.rfsb"
+    assert refimpl("edge", "--network", "alexnet-cifar", "--at", "conv5", "--codec", "lossless",
+                   "--out", f).returncode == 0
+    one_line_error(refimpl("host", f, "--weights", ft), "other weights", "--edge-weights")
+    p = refimpl("host", f, "--weights", ft, "--edge-weights", "shipped", "--format", "json")
+    assert p.returncode == 0, p.stderr
+    spec = networks.get("alexnet-cifar")
+    params = quantize.load_params(ft, spec)
+    qnet = partition.quantize_for_split(spec, params, trained.calibration_set(spec)["pixels"])
+    out = engine.run(qnet, quantize.pixels_to_int(image.load(None, spec.input_shape), spec))[-1].output.reshape(-1)
+    order = sorted(range(out.size), key=lambda c: (-int(out[c]), c))[:5]
+    want = [(c, int(out[c]) * 2.0 ** -qnet.layers[-1].out_frac) for c in order]
+    assert [(t["class_index"], t["score"]) for t in json.loads(p.stdout)["top"]] == want
+    one_line_error(refimpl("host", f, "--weights", ft, "--edge-weights", "synthetic"),
+                   "other weights", "the given edge weights'")
+    g = tmp_path / "alexnet.rfsb"
+    assert refimpl("edge", "--network", "alexnet", "--at", "pool5", "--codec", "raw", "--out", g).returncode == 0
+    one_line_error(refimpl("host", g, "--edge-weights", "shipped"), "network alexnet has no shipped trained weights")

@@ -111,8 +111,12 @@ def edge_encode(qnet: QNetwork, x_int: np.ndarray, at: str, codec: str = "lossle
     return streams if np.ndim(x_int) == 4 else streams[0]
 
 
-def host_decode(qnet: QNetwork, data: bytes) -> tuple:
-    """Host: bitstream -> (Header, int16 (C, H, W)), checked against the host's network."""
+def host_decode(qnet: QNetwork, data: bytes, edge_qnet: QNetwork | None = None) -> tuple:
+    """Host: bitstream -> (Header, int16 (C, H, W)), checked against the host's network.
+
+    ``edge_qnet``: the network the edge ran, when the host's own differs after the cut (a
+    host partition fine-tuned on the edge's coded features): the weights CRC is then
+    checked against it, the map's shape and format against the host's."""
     h, payload = bitstream.read(data)
     spec = qnet.spec
     if h.network != spec.name:
@@ -125,9 +129,16 @@ def host_decode(qnet: QNetwork, data: bytes) -> tuple:
     if h.out_frac != out_frac:
         raise RefimplError(f"bitstream map at {h.layer} has out_frac {h.out_frac}, this host's is {out_frac} "
                            "(different weights or calibration)")
-    if h.weights_crc != weights_crc(qnet):
+    if edge_qnet is not None:
+        if edge_qnet.spec.name != spec.name:
+            raise RefimplError(f"the edge weights are for network '{edge_qnet.spec.name}', this host runs '{spec.name}'")
+        if h.weights_crc != weights_crc(edge_qnet):
+            raise RefimplError(f"bitstream was made with other weights (weights CRC-32 {h.weights_crc:08x}, "
+                               f"the given edge weights' {weights_crc(edge_qnet):08x})")
+    elif h.weights_crc != weights_crc(qnet):
         raise RefimplError(f"bitstream was made with other weights (weights CRC-32 {h.weights_crc:08x}, "
-                           f"this host's {weights_crc(qnet):08x})")
+                           f"this host's {weights_crc(qnet):08x}; a host fine-tuned for a fixed edge "
+                           "names the edge's weights with --edge-weights)")
     return h, codecs.decode_map(h, payload)
 
 
@@ -168,11 +179,13 @@ def host_run(qnet: QNetwork, fmap: np.ndarray, at: str, mode: str = "fixed", par
     return dict(scores=ints.astype(np.float64) * 2.0 ** -out_frac, scores_int=ints, out_frac=out_frac)
 
 
-def host_decode_run(qnet: QNetwork, data, mode: str = "fixed", params: dict | None = None) -> dict:
+def host_decode_run(qnet: QNetwork, data, mode: str = "fixed", params: dict | None = None,
+                    edge_qnet: QNetwork | None = None) -> dict:
     """Host: one bitstream (bytes) or several ([bytes], same layer) -> host_run's dict
-    plus ``header`` (of the first) and ``fmap`` int16 (N, C, H, W), the decoded maps."""
+    plus ``header`` (of the first) and ``fmap`` int16 (N, C, H, W), the decoded maps.
+    ``edge_qnet`` as in host_decode."""
     many = isinstance(data, (list, tuple))
-    decoded = [host_decode(qnet, d) for d in (data if many else [data])]
+    decoded = [host_decode(qnet, d, edge_qnet) for d in (data if many else [data])]
     layers = {h.layer for h, _ in decoded}
     if len(layers) > 1:
         raise RefimplError(f"bitstreams cut at different layers: {sorted(layers)}")
