@@ -344,8 +344,7 @@ def _add_bias_requant_f64(acc, b: np.ndarray, ql: QLayer, channel_axis_len: int)
         acc += b.astype(np.float64)[None, :, None]
         return _requant_f64(acc, ql, channel_axis_len)
     half = np.left_shift(np.int64(1), shift - 1)
-    acc += (b + half).astype(np.float64).reshape(1, -1, 1) if shift.ndim else \
-        (b + half).astype(np.float64)[None, :, None]
+    acc += (b + half).astype(np.float64)[None, :, None]           # half: a scalar or per channel
     scale = np.exp2(-shift.astype(np.float64))
     acc *= scale.reshape(1, channel_axis_len, 1) if shift.ndim else float(scale)
     if not ql.relu:
@@ -413,11 +412,12 @@ def conv(x: np.ndarray, layer: LayerSpec, ql: QLayer, qnet: QNetwork | None = No
     xmax = _max_abs(x)
     k = w64.shape[1] * g                                # C * kh * kw
     b = bias_acc(ql)
-    if k <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql) and not merged:
+    exact = k <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql)       # float64 sums are exact
+    if exact and not merged:
         return _conv_f64_row_blocks(x, layer, ql, w64, b)
     cols = _im2col_frames(x, layer) if merged else im2col(x, layer.kernel, layer.stride, layer.pad)
     kg, mg = cols.shape[1] // g, m_ // g
-    if cols.shape[1] <= FLOAT_EXACT_MAX_K and _float_safe(b, l1, xmax, ql):
+    if exact:
         acc = np.empty((cols.shape[0], m_, cols.shape[2]))
         for i in range(g):
             np.matmul(w64[i * mg:(i + 1) * mg], cols[:, i * kg:(i + 1) * kg], out=acc[:, i * mg:(i + 1) * mg])

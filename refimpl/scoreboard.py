@@ -91,15 +91,20 @@ def _lanes(value, m: int, name: str, where: str) -> list:
     return vals
 
 
-def load_tile(golden_dir, layer: str, index: int) -> Tile:
-    """The tile ``index`` of ``layer`` in a verified golden set (RefimplError naming what is missing)."""
-    golden_dir = Path(golden_dir)
+def _golden_tile(golden_dir: Path, layer: str, index: int) -> tuple:
+    """(manifest entries, the tile's record, 'DIR: tile L/I') of a verified golden set."""
     entries, doc = _entries(golden_dir)
     tiles = {(l["name"], t["index"]): t for l in doc.get("layers", []) for t in l.get("tiles") or []}
     if (layer, index) not in tiles:
         raise RefimplError(f"{golden_dir}: no tile {layer}/{index} (tiles: "
                            f"{', '.join(f'{a}/{b}' for a, b in tiles) or 'none'})")
-    t, where = tiles[layer, index], f"{golden_dir}: tile {layer}/{index}"
+    return entries, tiles[layer, index], f"{golden_dir}: tile {layer}/{index}"
+
+
+def load_tile(golden_dir, layer: str, index: int) -> Tile:
+    """The tile ``index`` of ``layer`` in a verified golden set (RefimplError naming what is missing)."""
+    golden_dir = Path(golden_dir)
+    entries, t, where = _golden_tile(golden_dir, layer, index)
     p = t["params"]
     params = {name: int(p[key]) for key, name in INT_PARAMS.items()}
     params.update(ROUNDING=ROUNDING[p["rounding"]], OVERFLOW=OVERFLOW[p["overflow"]],
@@ -138,12 +143,7 @@ class ArrayTile:
 def load_array_tile(golden_dir, layer: str, index: int) -> ArrayTile:
     """Tile ``index`` of ``layer`` with pass vectors in a verified golden set (RefimplError naming the problem)."""
     golden_dir = Path(golden_dir)
-    entries, doc = _entries(golden_dir)
-    tiles = {(l["name"], t["index"]): t for l in doc.get("layers", []) for t in l.get("tiles") or []}
-    if (layer, index) not in tiles:
-        raise RefimplError(f"{golden_dir}: no tile {layer}/{index} (tiles: "
-                           f"{', '.join(f'{a}/{b}' for a, b in tiles) or 'none'})")
-    t, where = tiles[layer, index], f"{golden_dir}: tile {layer}/{index}"
+    entries, t, where = _golden_tile(golden_dir, layer, index)
     ps, p = t.get("passes"), t["params"]
     if not isinstance(ps, dict):
         raise RefimplError(f"{where} has no pass vectors (write the set with refimpl golden --passes all or first:N)")

@@ -145,6 +145,14 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None, hook=
 
 def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=None, progress=None) -> list:
     """Like engine.run, tile by tile; each LayerResult carries its per-frame counters."""
+    return run_layers(qnet, x, profile, lambda src, shape, ql: mac_layer(src, shape, ql, profile, qnet, hook),
+                      until, progress)
+
+
+def run_layers(qnet: QNetwork, x: np.ndarray, profile, mac, until: str | None = None, progress=None) -> list:
+    """The layer loop of a counting engine: conv/fc layers through ``mac(src, shape, ql)`` ->
+    (y, LayerStats, per-frame Counters), the others through engine.run_layer and
+    cost.post_layer.  Returns the LayerResults (tiled.run; the array model's run)."""
     spec = qnet.spec
     xb, layers = engine.checked_input(qnet, x, until)
     shapes = layer_shapes(spec)
@@ -157,7 +165,7 @@ def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, hook=N
         src = acts[spec.sources(i)[0]]
         if layer.weighted:
             engine._check_params(layer, ql, shape.in_shape, shape.weight_shape)
-            y, stats, counters = mac_layer(src, shape, ql, profile, qnet, hook)
+            y, stats, counters = mac(src, shape, ql)
         else:
             y, stats = engine.run_layer(layer, ql, src, qnet)
             counters = cost.post_layer(shape, profile, len(spec.sources(i)))

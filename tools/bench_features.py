@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     print(f"encode time, all layers: ours {tot['ours'] * 1e3:.0f} ms, zlib-9 {tot['zlib-9'] * 1e3:.0f} ms: "
           f"ratio {tot['ours'] / tot['zlib-9']:.2f}; per layer at most {max(time_ratio)[0]:.2f} ({max(time_ratio)[1]}) "
           f"(goal <= 5)")
-    print(f"'ours / bound' and the times are for the default chw/left")
+    print("'ours / bound' and the times are for the default chw/left")
     print(f"layers missing a size goal (>= zlib-9 and <= 1.1 x bound): {', '.join(fails) or 'none'}")
     return 0
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RefimplError
-from .traces import MBPS
+from .traces import MBPS, read_text
 
 POINT_FIELDS = ("layer", "codec", "qf", "edge_latency_s", "edge_energy_j", "encode_latency_s",
                 "encode_energy_j", "bits_per_frame", "top1_pct")
@@ -214,14 +214,7 @@ def to_csv(table: Table) -> str:
 
 
 def read_csv(path) -> Table:
-    try:
-        with open(path, newline="") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        raise RefimplError(f"{path}: not a text CSV file") from None
-    except OSError as exc:
-        raise RefimplError(f"{path}: cannot read the operating-point table ({exc.strerror})") from None
-    return parse_csv(text, str(path))
+    return parse_csv(read_text(path, "operating-point table"), str(path))
 
 
 def parse_csv(text: str, source: str) -> Table:

@@ -149,16 +149,20 @@ def make_trace(time_s, rate_mbps, power_mw=None, source="trace") -> Trace:
     return Trace(t - t[0], r, p, source)
 
 
-def read_csv(path) -> Trace:
-    """Read a trace CSV: header ``time_s,rate_mbps[,power_mw]``, then one row per sample."""
+def read_text(path, what: str, limit: int = -1) -> str:
+    """A CSV file's text (at most ``limit`` characters); one-line errors naming ``what``."""
     try:
         with open(path, newline="") as f:
-            text = f.read(MAX_ROWS * 64)
+            return f.read(limit)
     except UnicodeDecodeError:
         raise RefimplError(f"{path}: not a text CSV file") from None
     except OSError as exc:
-        raise RefimplError(f"{path}: cannot read the trace ({exc.strerror})") from None
-    return parse_csv(text, str(path))
+        raise RefimplError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
+def read_csv(path) -> Trace:
+    """Read a trace CSV: header ``time_s,rate_mbps[,power_mw]``, then one row per sample."""
+    return parse_csv(read_text(path, "trace", MAX_ROWS * 64), str(path))
 
 
 def parse_csv(text: str, source: str) -> Trace:

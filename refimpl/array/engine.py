@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import cost, engine
+from .. import cost, engine, tiled
 from .. import fixedpoint as fx
 from ..layout import flatten_chw, pad_hw
 from ..quantize import QLayer, QNetwork
 from ..schedule import choose_tiling, geometry, tiles
-from ..spec import layer_shapes
 from . import model
 from .passes import PassGrid, input_stream, tile_columns, weight_stream
 from .timing import tile_timing
@@ -144,22 +143,10 @@ def mac_layer(x, shape, ql: QLayer, profile, qnet: QNetwork | None = None):
 def run(qnet: QNetwork, x: np.ndarray, profile, until: str | None = None, progress=None) -> tuple:
     """Like tiled.run on the array model: (list of LayerResult with per-frame counters,
     {layer: ArrayLayer} of the conv/fc layers)."""
-    spec = qnet.spec
-    xb, layers = engine.checked_input(qnet, x, until)
-    shapes = layer_shapes(spec)
-    acts = {"input": xb}
-    results, arrays = [], {}
-    for i, layer in enumerate(layers):
-        if progress is not None:
-            progress(i, len(layers), layer.name)
-        ql, shape = qnet.layers[i], shapes[i]
-        src = acts[spec.sources(i)[0]]
-        if layer.weighted:
-            engine._check_params(layer, ql, shape.in_shape, shape.weight_shape)
-            y, stats, counters, arrays[layer.name] = mac_layer(src, shape, ql, profile, qnet)
-        else:
-            y, stats = engine.run_layer(layer, ql, src, qnet)
-            counters = cost.post_layer(shape, profile, len(spec.sources(i)))
-        acts[layer.name] = y
-        results.append(engine.LayerResult(layer.name, layer.kind, src, y, stats, counters))
-    return results, arrays
+    arrays = {}
+
+    def mac(src, shape, ql):
+        y, stats, counters, arrays[ql.name] = mac_layer(src, shape, ql, profile, qnet)
+        return y, stats, counters
+
+    return tiled.run_layers(qnet, x, profile, mac, until, progress), arrays

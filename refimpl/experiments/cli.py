@@ -94,7 +94,6 @@ def _log(text: str):
 def _plot(args, fn, rep, path, extra=None):
     if args.no_plot:
         return
-    from . import plots
     try:
         fn(rep, path, **(extra or {}))
     except RefimplError as exc:

@@ -46,6 +46,7 @@ from ..quantize import QNetwork
 from ..spec import NetworkSpec
 from ..split import partition
 from ..train import data, layers, model, optim
+from ..train.checkpoint import read_state, write_state
 
 CHUNK = 1000          # images per edge-pass chunk (one resumable unit)
 
@@ -236,35 +237,19 @@ def host_loss(qnet: QNetwork, hspec: NetworkSpec, params: dict, fmaps: np.ndarra
 
 
 # ---------------------------------------------------------------- checkpoints
+CHECKPOINT_KIND = "refimpl-finetune"
+
+
 def save_checkpoint(path: Path, recipe: Recipe, params: dict, velocity: dict, rng, epoch: int, log: list):
-    """Host params, momentum buffers, rng state, recipe and log, written atomically."""
-    arrays = {f"param/{k}": v for k, v in params.items()}
-    arrays.update({f"velocity/{k}": v for k, v in velocity.items()})
-    meta = dict(kind="refimpl-finetune", recipe=recipe.as_dict(), epochs_done=epoch,
-                rng_state=rng.bit_generator.state, log=log)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    """Host params, momentum buffers, rng state, recipe and log, written atomically
+    (train.checkpoint's layout, kind 'refimpl-finetune')."""
+    write_state(path, recipe.as_dict(), params, velocity, rng, epoch, log, kind=CHECKPOINT_KIND)
 
 
 def load_checkpoint(path) -> tuple:
     """(recipe, host params, velocity, rng, epochs_done, log)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(bytes(f["meta"]).decode())
-            params = {k[6:]: f[k] for k in f.files if k.startswith("param/")}
-            velocity = {k[9:]: f[k] for k in f.files if k.startswith("velocity/")}
-    except FileNotFoundError:
-        raise RefimplError(f"{path}: no such checkpoint") from None
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-        raise RefimplError(f"{path}: not a fine-tuning checkpoint ({exc})") from None
-    if meta.get("kind") != "refimpl-finetune":
-        raise RefimplError(f"{path}: not a fine-tuning checkpoint (no kind 'refimpl-finetune')")
-    rec = dict(meta["recipe"], qf_band=tuple(meta["recipe"]["qf_band"]))
-    rng = np.random.default_rng()
-    rng.bit_generator.state = meta["rng_state"]
-    return Recipe(**rec), params, velocity, rng, meta["epochs_done"], meta["log"]
+    rec, params, velocity, rng, done, log = read_state(path, "fine-tuning", kind=CHECKPOINT_KIND)
+    return Recipe(**dict(rec, qf_band=tuple(rec["qf_band"]))), params, velocity, rng, done, log
 
 
 def write_weights(path: Path, base: dict, host: dict):

@@ -19,19 +19,21 @@ from ..fileio import atomic_write
 from .recipe import Recipe
 
 
-def save_checkpoint(path: Path, recipe: Recipe, params, velocity, rng, epoch: int, log: list):
-    """Write the state after ``epoch`` completed epochs to ``path``."""
+def write_state(path: Path, recipe: dict, params, velocity, rng, epoch: int, log: list, kind: str | None = None):
+    """Write a training state (the layout above; ``kind`` in the meta when given) atomically."""
     arrays = {f"param/{k}": v for k, v in params.items()}
     arrays.update({f"velocity/{k}": v for k, v in velocity.items()})
-    meta = dict(recipe=recipe.as_dict(), epochs_done=epoch, rng_state=rng.bit_generator.state, log=log)
+    meta = ({} if kind is None else dict(kind=kind)) | dict(recipe=recipe, epochs_done=epoch,
+                                                             rng_state=rng.bit_generator.state, log=log)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write(path, buf.getvalue())
 
 
-def load_checkpoint(path):
-    """(recipe, params, velocity, rng, epochs_done, log) from a checkpoint file."""
+def read_state(path, what: str, kind: str | None = None) -> tuple:
+    """(recipe dict, params, velocity, rng, epochs_done, log) of a state file; ``what`` names the
+    checkpoint kind in the one-line errors, ``kind`` (when given) must be the meta's."""
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(bytes(f["meta"]).decode())
@@ -40,7 +42,20 @@ def load_checkpoint(path):
     except FileNotFoundError:
         raise RefimplError(f"{path}: no such checkpoint") from None
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        raise RefimplError(f"{path}: not a train_cifar checkpoint ({exc})") from None
+        raise RefimplError(f"{path}: not a {what} checkpoint ({exc})") from None
+    if kind is not None and meta.get("kind") != kind:
+        raise RefimplError(f"{path}: not a {what} checkpoint (no kind '{kind}')")
     rng = np.random.default_rng()
     rng.bit_generator.state = meta["rng_state"]
-    return Recipe(**meta["recipe"]), params, velocity, rng, meta["epochs_done"], meta["log"]
+    return meta["recipe"], params, velocity, rng, meta["epochs_done"], meta["log"]
+
+
+def save_checkpoint(path: Path, recipe: Recipe, params, velocity, rng, epoch: int, log: list):
+    """Write the state after ``epoch`` completed epochs to ``path``."""
+    write_state(path, recipe.as_dict(), params, velocity, rng, epoch, log)
+
+
+def load_checkpoint(path):
+    """(recipe, params, velocity, rng, epochs_done, log) from a checkpoint file."""
+    recipe, params, velocity, rng, done, log = read_state(path, "train_cifar")
+    return Recipe(**recipe), params, velocity, rng, done, log

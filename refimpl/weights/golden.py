@@ -18,8 +18,6 @@ shape, the stream and DRAM bytes (stream + 11 bytes of side information).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import RefimplError
 from . import bundle, codec, mapping
 
